@@ -1,0 +1,158 @@
+# GEARS — top-level build. `make` builds build/gears; see README.md for the rest.
+#
+#   make            libgears (static + shared) and the gears command, in build/
+#   make image      the default guest image (Debian kernel + busybox initramfs)
+#   make demo       install dependencies, build everything, boot a guest, show it
+#   make test       install dependencies, then every test (unit, fuzz, VM) under ASan/UBSan
+#   make bench      benchmarks (optimised build), printed as ratios
+#
+# SAN=1 builds everything under build/asan with AddressSanitizer + UBSan.
+
+CC      ?= gcc
+CLANG   ?= clang
+SAN     ?= 0
+ROOT    := $(abspath .)
+
+ifeq ($(SAN),1)
+O       := build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT     := -O1 -g
+else
+O       := build
+SANFLAGS :=
+OPT     := -O2 -g
+endif
+
+PKGS    := jansson libbpf
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wvla
+CFLAGS  := -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -Iinclude -Ilib -Ibuild/gen -Iguest/include -D_GNU_SOURCE \
+           -fvisibility=hidden -fPIC $(PKG_CFLAGS) \
+           -DGEARS_IMAGE_DIR='"$(ROOT)/build/image"' -DGEARS_GUEST_DIR='"$(ROOT)/build/guest"' \
+           $(EXTRA_CFLAGS)
+LDLIBS  := $(PKG_LIBS) -lelf -lz -lpthread
+LDFLAGS := $(SANFLAGS)
+
+# Host-side sources: the library, its services, the command.
+LIB_SRCS := $(wildcard lib/*.c) $(wildcard services/*/host/*.c)
+CLI_SRCS := $(wildcard cli/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(O)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c) $(wildcard services/*/tests/unit/test_*.c)
+UNIT_BINS := $(patsubst %.c,$(O)/tests/%,$(notdir $(UNIT_SRCS)))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
+
+.PHONY: all deps image demo test unit fuzz vmtest bench clean guest gen
+all: $(O)/gears $(O)/libgears.so
+
+# ---- generated sources (shared by every build flavour) ----
+GEN := build/gen/sysnames_gen.h build/gen/sc_stub.h
+gen: $(GEN)
+build/gen/sysnames_gen.h: scripts/gen-sysnames.sh
+	@mkdir -p $(dir $@)
+	./scripts/gen-sysnames.sh $@
+
+# Guest-context kernel code: freestanding, no SSE, no red zone, linked to run at
+# its address in the GEARS region, embedded in libgears as bytes.
+STUB_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Iguest/include -ffreestanding -fno-builtin \
+	-nostdlib -fpie -fvisibility=hidden -mno-red-zone -mgeneral-regs-only -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -fno-jump-tables -fcf-protection=none -fno-plt \
+	-mindirect-branch=keep -mfunction-return=keep
+build/gen/sc_stub.elf: guest/stubs/sc_stub.c guest/stubs/sc_entry.S guest/stubs/sc_stub.lds \
+		guest/include/gears-guest/sc_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STUB_CFLAGS) -c guest/stubs/sc_entry.S -o build/gen/sc_entry.o
+	$(CC) $(STUB_CFLAGS) -c guest/stubs/sc_stub.c -o build/gen/sc_stub.o
+	ld -nostdlib -static --no-warn-rwx-segments -T guest/stubs/sc_stub.lds -o $@ \
+		build/gen/sc_entry.o build/gen/sc_stub.o
+build/gen/sc_stub.h: build/gen/sc_stub.elf scripts/stub2c.sh
+	./scripts/stub2c.sh $< sc_stub $@
+
+$(LIB_OBJS) $(CLI_OBJS): | $(GEN)
+
+deps:
+	@./scripts/install-deps.sh
+
+$(O)/obj/%.o: %.c | $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/libgears.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(O)/libgears.so: $(LIB_OBJS) lib/libgears.map
+	$(CC) -shared $(LDFLAGS) -Wl,--version-script=lib/libgears.map -Wl,-soname,libgears.so.0 \
+		-o $@ $(LIB_OBJS) $(LDLIBS)
+
+$(O)/gears: $(CLI_OBJS) $(O)/libgears.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(O)/libgears.a $(LDLIBS)
+
+# ---- guest side: static programs that go into the default image ----
+GUEST_CC      := gcc
+GUEST_CFLAGS  := -std=gnu11 -O2 -Wall -Wextra -Werror -static -Iguest/include
+GUEST_PROGS   := $(patsubst guest/progs/%.c,build/guest/bin/%,$(wildcard guest/progs/*.c)) \
+                 build/guest/bin/gears-agent
+guest: $(GUEST_PROGS)
+build/guest/bin/%: guest/progs/%.c $(wildcard guest/include/*/*.h)
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -o $@ $<
+build/guest/bin/gears-agent: guest/agent/gears-agent.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -o $@ $<
+
+image: build/image/initrd.img
+build/image/initrd.img: $(GUEST_PROGS) guest/init/init scripts/build-image.sh
+	./scripts/build-image.sh build/image build/guest
+
+# ---- tests ----
+$(O)/tests/%: tests/unit/%.c $(O)/libgears.a tests/unit/testlib.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libgears.a $(LDLIBS) $(LDFLAGS)
+$(O)/tests/%: services/*/tests/unit/%.c $(O)/libgears.a tests/unit/testlib.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libgears.a $(LDLIBS) $(LDFLAGS)
+
+unit: $(UNIT_BINS)
+	@./tests/run-unit.sh $(UNIT_BINS)
+
+# libFuzzer targets: each links the library sources built with clang.
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Iinclude -Ilib -Ibuild/gen -Iguest/include -D_GNU_SOURCE $(PKG_CFLAGS) \
+               -DGEARS_IMAGE_DIR='"$(ROOT)/build/image"' -DGEARS_GUEST_DIR='"$(ROOT)/build/guest"' \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(GEN)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
+FUZZ_SECONDS ?= 20
+fuzz: $(FUZZ_BINS)
+	@./tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+vmtest: $(O)/gears image
+	@GEARS=$(ROOT)/$(O)/gears ./tests/run-vm.sh
+
+test: deps
+	$(MAKE) SAN=1 all unit
+	$(MAKE) fuzz
+	$(MAKE) SAN=1 vmtest
+
+build/bench/%: bench/%.c build/libgears.a | $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< build/libgears.a $(LDLIBS)
+
+bench: deps all image $(BENCH_BINS)
+	@GEARS=$(ROOT)/build/gears ./bench/run.sh
+
+demo: deps
+	$(MAKE) all image
+	./scripts/demo.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -type f -name '*.d' 2>/dev/null)

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Boot time to the guest's /init: `gears run` against plain qemu-system-x86_64
+ * with the same kernel, initrd, vCPUs, memory and accelerator, alternated run by
+ * run on the same machine. Both are timed by this program, from spawning the
+ * process to seeing the guest's first sign of /init (the "INIT" line /init
+ * writes to the second serial port), so the ratio is what a user pays for
+ * gears' launcher: shared-memory files, sockets, QMP, the paused start.
+ *
+ * Target (docs/SPECIFICATION.md): ratio <= 1.10.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <poll.h>
+
+#include "bench.h"
+
+extern char **environ;
+
+#define RUNS 7
+
+static const char *image(const char *file)
+{
+	static char buf[2][512];
+	static int i;
+	const char *d = getenv("GEARS_IMAGE_DIR");
+
+	i ^= 1;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", d && *d ? d : "build/image", file);
+	return buf[i];
+}
+
+/* Wait on fd for a line containing `needle`; returns seconds since t0 or -1. */
+static double wait_for(int fd, const char *needle, double t0, double timeout)
+{
+	char buf[8192];
+	size_t len = 0;
+
+	while (bench_now() - t0 < timeout) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = 0;
+		if (strstr(buf, needle))
+			return bench_now() - t0;
+		if (len > sizeof(buf) / 2) {
+			memmove(buf, buf + len / 2, len - len / 2);
+			len -= len / 2;
+		}
+	}
+	return -1;
+}
+
+static double plain_qemu(void)
+{
+	char sock[] = "/tmp/gears-bench-boot-XXXXXX";
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char chardev[256];
+	int lfd, cfd;
+	pid_t pid;
+	double t0, t;
+
+	close(mkstemp(sock));
+	unlink(sock);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 1)) {
+		perror("bind");
+		exit(1);
+	}
+	snprintf(chardev, sizeof(chardev), "socket,id=a,path=%s", sock);
+	char *argv[] = { "qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none",
+			 "-no-reboot", "-machine", "pc", "-accel", "tcg,thread=multi", "-smp", "2",
+			 "-m", "512M", "-kernel", (char *)image("vmlinuz"),
+			 "-initrd", (char *)image("initrd.img"), "-append", "console=ttyS0 quiet panic=-1",
+			 "-serial", "null", "-chardev", chardev, "-serial", "chardev:a", NULL };
+	posix_spawn_file_actions_t fa;
+	char *av[64];
+	int n = 0;
+
+	for (; argv[n]; n++)
+		av[n] = argv[n];
+	/* BOOT_QEMU_EXTRA: extra words for the plain run (experiments). */
+	char *extra = getenv("BOOT_QEMU_EXTRA") ? strdup(getenv("BOOT_QEMU_EXTRA")) : NULL;
+
+	for (char *w = extra ? strtok(extra, " ") : NULL; w && n < 62; w = strtok(NULL, " "))
+		av[n++] = w;
+	av[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	t0 = bench_now();
+	if (posix_spawnp(&pid, av[0], &fa, NULL, av, environ)) {
+		perror("spawn qemu");
+		exit(1);
+	}
+	cfd = accept(lfd, NULL, NULL);
+	t = wait_for(cfd, "INIT", t0, 60);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(cfd);
+	close(lfd);
+	unlink(sock);
+	posix_spawn_file_actions_destroy(&fa);
+	free(extra);
+	return t;
+}
+
+static double gears_run(void)
+{
+	int pfd[2];
+	pid_t pid;
+	double t0, t;
+	char *argv[] = { (char *)bench_gears(), "run", "--accel", "tcg", "--timing", "--", "true", NULL };
+	posix_spawn_file_actions_t fa;
+
+	if (pipe(pfd))
+		exit(1);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+	posix_spawn_file_actions_addclose(&fa, pfd[0]);
+	t0 = bench_now();
+	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ)) {
+		perror("spawn gears");
+		exit(1);
+	}
+	close(pfd[1]);
+	t = wait_for(pfd[0], "/init started", t0, 60);
+	waitpid(pid, NULL, 0);
+	close(pfd[0]);
+	posix_spawn_file_actions_destroy(&fa);
+	return t;
+}
+
+int main(void)
+{
+	double q[RUNS], g[RUNS];
+
+	for (int i = 0; i < RUNS; i++) {
+		q[i] = plain_qemu();
+		g[i] = gears_run();
+		if (q[i] < 0 || g[i] < 0) {
+			fprintf(stderr, "boot: a guest did not reach /init\n");
+			return 1;
+		}
+	}
+	double mq = bench_median(q, RUNS), mg = bench_median(g, RUNS);
+
+	printf("boot to /init (TCG, 2 vCPUs, 512 MiB), median of %d alternated runs:\n", RUNS);
+	printf("  plain qemu-system-x86_64   %7.3f s\n", mq);
+	printf("  gears run                  %7.3f s\n", mg);
+	printf("  ratio gears/qemu           %7.3f   (target <= 1.10)\n", mg / mq);
+	return 0;
+}

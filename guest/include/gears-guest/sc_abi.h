@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The contract between the host (lib/syscall.c) and the guest-context system
+ * call stub (guest/stubs/sc_stub.c) that runs inside the guest kernel from the
+ * GEARS region. Both sides include this file; the stub is linked to run at
+ * GEARS_REGION_VA, and everything below is at a fixed offset in the region.
+ *
+ * The guest kernel can write the region, so the host validates every value it
+ * reads back (indices, lengths, addresses) before use.
+ */
+#ifndef GEARS_GUEST_SC_ABI_H
+#define GEARS_GUEST_SC_ABI_H
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+#endif
+
+#define GEARS_SC_ABI_VERSION	1
+#define GEARS_SC_MAGIC		0x3143535241454721ull	/* "!GEARSC1" */
+
+/* Region layout (offsets from the region's start). */
+#define GEARS_SC_CODE_OFF	0x2000u		/* the stub, up to CODE_MAX bytes */
+#define GEARS_SC_CODE_MAX	0x6000u
+#define GEARS_SC_CTL_OFF	0x8000u		/* struct gears_sc_ctl */
+#define GEARS_SC_SLOTS_OFF	0x9000u		/* struct gears_sc_slot[GEARS_SC_MAX_CPUS] */
+#define GEARS_SC_MAX_CPUS	64u
+#define GEARS_SC_SLOT_SIZE	512u
+#define GEARS_SC_RING_OFF	0x11000u	/* struct gears_sc_ev[GEARS_SC_RING_SLOTS] */
+#define GEARS_SC_RING_SLOTS	4096u		/* power of two */
+#define GEARS_SC_EV_SIZE	256u
+#define GEARS_SC_END		(GEARS_SC_RING_OFF + GEARS_SC_RING_SLOTS * GEARS_SC_EV_SIZE)
+
+/* Syscall numbers covered by the per-number bitmaps. Higher numbers (x32,
+ * garbage) always pass through, except the hypercall number. */
+#define GEARS_SC_NR_MAX		512u
+
+/* The hypercall: a `syscall` with this number never reaches the guest kernel
+ * while GEARS is attached; without GEARS the kernel answers -ENOSYS. */
+#define GEARS_HCALL_NR		0x4745u		/* "GE" */
+
+/* Per-number selection bits (ctl.sel[nr]). */
+#define GEARS_SC_SEL_RING_ENTRY	0x01u	/* record entry in the ring */
+#define GEARS_SC_SEL_RING_EXIT	0x02u	/* record return in the ring */
+#define GEARS_SC_SEL_SYNC_ENTRY	0x04u	/* ask the host at entry, wait for its answer */
+#define GEARS_SC_SEL_SYNC_EXIT	0x08u	/* ask the host at return */
+/* Which arguments are NUL-terminated strings to capture into ring events
+ * (bits 4..6: up to two string args + execve-style argv): */
+#define GEARS_SC_SEL_STR0_SHIFT	4	/* 3 bits: index+1 of first string arg (0: none) */
+#define GEARS_SC_SEL_STR1_SHIFT	8	/* 3 bits: index+1 of second string arg */
+#define GEARS_SC_SEL_ARGV_SHIFT	12	/* 3 bits: index+1 of an argv-style array */
+
+/* Event kinds. */
+#define GEARS_SC_EV_ENTRY	1u
+#define GEARS_SC_EV_EXIT	2u
+
+/* Event flags. */
+#define GEARS_SC_EVF_COMPAT	0x01u	/* 32-bit (int 0x80) system call */
+#define GEARS_SC_EVF_TRUNC	0x02u	/* strings did not fit in data[] */
+#define GEARS_SC_EVF_NOSTR	0x04u	/* a string argument could not be read */
+#define GEARS_SC_EVF_DENIED	0x08u	/* exit of a call the host denied */
+
+/* Sync slot states. */
+#define GEARS_SC_SLOT_IDLE	0u
+#define GEARS_SC_SLOT_POSTED	1u	/* guest waits; host may claim */
+#define GEARS_SC_SLOT_CLAIMED	2u	/* host is working on it */
+#define GEARS_SC_SLOT_DONE	3u	/* host answered: action valid */
+#define GEARS_SC_SLOT_ABANDONED	4u	/* guest gave up waiting (host too slow) */
+
+/* Host answers. */
+#define GEARS_SC_ACT_CONTINUE	0u	/* run the call (pt_regs as the host left them) */
+#define GEARS_SC_ACT_DENY	1u	/* do not run it; return pt_regs->ax (the host set it) */
+#define GEARS_SC_ACT_SKIP	2u	/* hypercall answered: return pt_regs->ax, kernel never sees it */
+
+/* Slot kinds. */
+#define GEARS_SC_REQ_ENTRY	1u
+#define GEARS_SC_REQ_EXIT	2u
+#define GEARS_SC_REQ_HCALL	3u
+
+#define GEARS_SC_EV_DATA	112u
+
+/* Offsets into struct gears_sc_ctl used by the stub's assembly fast path
+ * (checked against the struct below). */
+#define GEARS_SC_CTL_ORIG64	16
+#define GEARS_SC_CTL_ANY	2392
+
+#ifndef __ASSEMBLER__
+
+/* One ring record (GEARS_SC_EV_SIZE bytes). */
+struct gears_sc_ev {
+	uint64_t seq;		/* ring position + 1, stored last: the commit mark */
+	uint64_t tsc;
+	uint64_t args[6];
+	int64_t ret;		/* exit events */
+	uint64_t cr3;
+	uint64_t task;		/* struct task_struct * */
+	uint64_t regs;		/* struct pt_regs * (pairs an entry with its exit) */
+	uint64_t ip;		/* user RIP (return address of the syscall) */
+	uint32_t nr;
+	uint16_t kind;
+	uint16_t cpu;
+	int32_t pid;		/* thread id */
+	int32_t tgid;		/* process id */
+	uint16_t flags;
+	uint16_t data_len;	/* bytes used in data[] */
+	uint32_t pad;
+	char comm[16];
+	char data[GEARS_SC_EV_DATA];	/* captured strings, each NUL-terminated */
+};
+
+/* One synchronous request per vCPU (the hooks run with IRQs off, so a CPU's
+ * slot is never used twice at once). GEARS_SC_SLOT_SIZE bytes. */
+struct gears_sc_slot {
+	uint32_t state;		/* GEARS_SC_SLOT_* */
+	uint32_t kind;		/* GEARS_SC_REQ_* */
+	uint64_t seq;		/* request counter of this CPU */
+	uint64_t regs;		/* struct pt_regs * of the caller (kernel VA) */
+	uint64_t task;
+	uint64_t cr3;
+	uint64_t tsc;
+	uint32_t nr;
+	uint32_t cpu;
+	int32_t pid;
+	int32_t tgid;
+	char comm[16];
+	uint32_t action;	/* host's answer: GEARS_SC_ACT_* */
+	uint32_t compat;
+	uint8_t pad[GEARS_SC_SLOT_SIZE - 88];
+};
+
+/* Configuration and counters, at GEARS_SC_CTL_OFF. */
+struct gears_sc_ctl {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t enabled;	/* 0: every call passes straight through */
+	/* kernel addresses, filled by the host at install */
+	uint64_t orig_do_syscall_64;
+	uint64_t orig_int80;		/* int80_emulation / do_int80_syscall_32 (0: not hooked) */
+	uint64_t strncpy_nofault;	/* strncpy_from_user_nofault, 0 if absent */
+	uint64_t copy_nofault;		/* copy_from_user_nofault */
+	/* per-CPU offsets (%gs-relative) and struct offsets, from kallsyms/BTF */
+	uint64_t gs_current_task;
+	uint64_t gs_cpu_number;
+	uint32_t off_pid, off_tgid, off_comm, pad0;
+	/* pt_regs layout (offsets) */
+	uint32_t r_di, r_si, r_dx, r_r10, r_r8, r_r9, r_ax, r_orig_ax, r_ip, r_bx, r_cx, r_bp;
+	/* synchronous requests */
+	uint64_t sync_timeout_tsc;	/* spin bound while POSTED */
+	uint64_t sync_hard_tsc;		/* bound while CLAIMED (host alive but slow) */
+	uint32_t hcall_enabled;
+	uint32_t pad1;
+	/* ring */
+	uint64_t ring_head;		/* next position to reserve (guest, atomic) */
+	uint64_t ring_tail;		/* next position the host will consume (host) */
+	/* counters (guest increments, host reads) */
+	uint64_t ring_drops;		/* events lost because the ring was full */
+	uint64_t sync_timeouts;		/* requests the host did not answer in time */
+	uint64_t sync_late;		/* answers that came after the guest gave up */
+	uint64_t inflight;		/* calls inside the slow path right now */
+	uint64_t hooked_calls;		/* calls that took the slow path */
+	uint64_t hcalls;
+	uint64_t reserved[16];
+	/* per-number selection: GEARS_SC_SEL_* bits */
+	uint16_t sel[GEARS_SC_NR_MAX];
+	uint16_t sel32[GEARS_SC_NR_MAX];	/* the same for compat (i386) numbers */
+	/* one bit per number: sel[nr] != 0, for the fast path's single `bt` */
+	uint64_t any[GEARS_SC_NR_MAX / 64];
+	uint64_t any32[GEARS_SC_NR_MAX / 64];
+};
+
+_Static_assert(sizeof(struct gears_sc_ev) == GEARS_SC_EV_SIZE, "event size");
+_Static_assert(sizeof(struct gears_sc_slot) == GEARS_SC_SLOT_SIZE, "slot size");
+_Static_assert(sizeof(struct gears_sc_ctl) <= GEARS_SC_SLOTS_OFF - GEARS_SC_CTL_OFF, "ctl size");
+_Static_assert(GEARS_SC_END <= (2u << 20), "fits the region");
+_Static_assert(__builtin_offsetof(struct gears_sc_ctl, orig_do_syscall_64) == GEARS_SC_CTL_ORIG64,
+	       "GEARS_SC_CTL_ORIG64");
+_Static_assert(__builtin_offsetof(struct gears_sc_ctl, any) == GEARS_SC_CTL_ANY, "GEARS_SC_CTL_ANY");
+
+#endif /* __ASSEMBLER__ */
+#endif

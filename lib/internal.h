@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libgears internals shared by the library's files. Nothing here is API:
+ * single-underscore names, hidden by -fvisibility=hidden and lib/libgears.map.
+ */
+#ifndef GEARS_INTERNAL_H
+#define GEARS_INTERNAL_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gears/gears.h>
+#include <gears/mem.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define GEARS_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define GEARS_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+void gears_log(enum gears_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define pr_err(...)   gears_log(GEARS_LOG_ERROR, __VA_ARGS__)
+#define pr_warn(...)  gears_log(GEARS_LOG_WARN, __VA_ARGS__)
+#define pr_info(...)  gears_log(GEARS_LOG_INFO, __VA_ARGS__)
+#define pr_debug(...) gears_log(GEARS_LOG_DEBUG, __VA_ARGS__)
+
+/*
+ * The one funnel for errors at the API boundary: record a reason for
+ * gears_last_error() and return -err (err is a positive errno). Use as
+ *     return gears_err(EFAULT, "PML4 entry %u outside RAM", i);
+ */
+int gears_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same for pointer-returning functions: sets errno, records the reason, returns NULL. */
+void *gears_err_ptr(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Record a reason without changing the return path (e.g. when passing on an
+ * error from a callee but adding context: "reading task list: <old reason>"). */
+void gears_err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Bounded allocation helpers: abort-free, return NULL on overflow. */
+static inline void *gears_calloc(size_t n, size_t sz)
+{
+	if (sz && n > SIZE_MAX / sz)
+		return NULL;
+	return calloc(n ? n : 1, sz ? sz : 1);
+}
+
+/* Was this memory opened writable? (lib/mem.c) */
+bool gears_mem_writable(const struct gears_mem *m);
+
+/* Seeded string hash (FNV-1a, then a finalizer), for tables keyed by names that
+ * come from the guest: a per-table random seed keeps hostile names from all
+ * landing in one bucket. */
+static inline uint64_t gears_hash_str(const char *s, uint64_t seed)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ seed;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 0x100000001b3ull;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	return h ^ (h >> 29);
+}
+
+/* Monotonic time in nanoseconds. */
+uint64_t gears_now_ns(void);
+
+#endif

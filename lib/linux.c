@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Linux kernel introspection from outside the guest.
+ *
+ * Symbols and struct offsets are resolved lazily: the first lookup of any
+ * symbol loads the whole kallsyms table (a RAM scan), the first offset loads
+ * the BTF. What was resolved is remembered in a small JSON cache, so a later
+ * `gears ps` on the same VM touches neither.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include <gears/linux.h>
+
+#include "internal.h"
+
+#define KERNEL_HALF 0xffff800000000000ull
+#define PF_KTHREAD 0x00200000u
+#define SCAN_WINDOW (256ull << 20)	/* kallsyms is within this of kernel text */
+
+struct gears_linux {
+	struct gears_mem *mem;
+	uint64_t cr3;
+	int levels;
+	uint64_t hint_va;
+	uint64_t text, kaslr;
+	char release[65], version[65];
+	uint64_t banner_addr;
+	char banner[256];
+	size_t nsyms;
+	int nr_cpus;
+	struct gears_ksyms *ks;
+	struct gears_kbtf *btf;
+	json_t *syms;		/* name -> address */
+	json_t *offs;		/* "type.member" -> offset (-1: absent) */
+	char *cache_path;
+	bool dirty;
+	/* hot offsets, resolved once per open */
+	bool task_ready;
+	long o_tasks, o_pid, o_tgid, o_comm, o_parent, o_cred, o_state, o_exit_state, o_flags, o_mm,
+	     o_signal, o_thread_node, o_euid, o_pgd, o_thread_head;
+};
+
+int gears_linux__read(struct gears_linux *l, uint64_t va, void *buf, size_t len)
+{
+	return gears_vmem__read(l->mem, l->cr3, l->levels, va, buf, len);
+}
+
+int gears_linux__read_u64(struct gears_linux *l, uint64_t va, uint64_t *v)
+{
+	return gears_linux__read(l, va, v, sizeof(*v));
+}
+
+/* ---- kallsyms, found near the kernel's text when we know where that is ---- */
+
+struct scan_ctx {
+	uint64_t lo, hi;
+	struct gears_ksyms *ks;
+};
+
+static int scan_range(uint64_t gpa, const void *p, uint64_t len, void *vctx)
+{
+	struct scan_ctx *c = vctx;
+	uint64_t a = GEARS_MAX(gpa, c->lo), b = GEARS_MIN(gpa + len, c->hi);
+
+	if (a >= b)
+		return 0;
+	c->ks = gears_ksyms__find((const char *)p + (a - gpa), b - a, a);
+	return c->ks ? 1 : 0;
+}
+
+static int load_ksyms(struct gears_linux *l)
+{
+	struct gears_xlate x;
+
+	if (l->ks)
+		return 0;
+	if (l->hint_va >= KERNEL_HALF &&
+	    !gears_pt__xlate(l->mem, l->cr3, l->levels, l->hint_va, &x)) {
+		struct scan_ctx c = {
+			.lo = x.gpa > SCAN_WINDOW ? x.gpa - SCAN_WINDOW : 0,
+			.hi = x.gpa + SCAN_WINDOW,
+		};
+
+		gears_mem__for_each_range(l->mem, scan_range, &c);
+		l->ks = c.ks;
+	}
+	if (!l->ks)
+		l->ks = gears_ksyms__find_in_mem(l->mem);
+	if (!l->ks) {
+		int e = errno;
+
+		gears_err_prefix("kernel symbols");
+		return -e;
+	}
+	l->nsyms = gears_ksyms__count(l->ks);
+	l->dirty = true;
+	return 0;
+}
+
+int gears_linux__sym(struct gears_linux *l, const char *name, uint64_t *addr)
+{
+	json_t *v = json_object_get(l->syms, name);
+	int r;
+
+	if (v) {
+		/* JSON integers are signed 64-bit: kernel addresses round-trip as
+		 * negative numbers with the same bits. null records "not there". */
+		if (json_is_null(v))
+			return gears_err(ENOENT, "no kernel symbol %s", name);
+		*addr = (uint64_t)json_integer_value(v);
+		return 0;
+	}
+	r = load_ksyms(l);
+	if (r)
+		return r;
+	r = gears_ksyms__lookup(l->ks, name, addr);
+	json_object_set_new(l->syms, name, r ? json_null() : json_integer((json_int_t)*addr));
+	l->dirty = true;
+	if (r)
+		return gears_err(ENOENT, "no kernel symbol %s", name);
+	return 0;
+}
+
+const struct gears_ksyms *gears_linux__ksyms(struct gears_linux *l)
+{
+	return load_ksyms(l) ? NULL : l->ks;
+}
+
+size_t gears_linux__nsyms(struct gears_linux *l)
+{
+	return l->nsyms;
+}
+
+/* ---- BTF ---- */
+
+static int load_btf(struct gears_linux *l)
+{
+	uint64_t start, stop;
+	void *buf;
+	int r;
+
+	if (l->btf)
+		return 0;
+	if ((r = gears_linux__sym(l, "__start_BTF", &start)) ||
+	    (r = gears_linux__sym(l, "__stop_BTF", &stop)))
+		return gears_err(ENOENT, "the guest kernel has no BTF (__start_BTF/__stop_BTF missing)");
+	if (stop <= start || stop - start > GEARS_KBTF_MAX_SIZE)
+		return gears_err(EBADMSG, "kernel BTF size 0x%" PRIx64 " is implausible", stop - start);
+	buf = malloc(stop - start);
+	if (!buf)
+		return -ENOMEM;
+	r = gears_linux__read(l, start, buf, stop - start);
+	if (!r) {
+		l->btf = gears_kbtf__new(buf, stop - start);
+		if (!l->btf) {
+			r = -errno;
+			gears_err_prefix("kernel BTF at 0x%" PRIx64, start);
+		}
+	}
+	free(buf);
+	return r;
+}
+
+const struct gears_kbtf *gears_linux__btf(struct gears_linux *l)
+{
+	return load_btf(l) ? NULL : l->btf;
+}
+
+long gears_linux__offsetof(struct gears_linux *l, const char *type, const char *member)
+{
+	char key[160];
+	json_t *v;
+	long off;
+	int r;
+
+	snprintf(key, sizeof(key), "%s.%s", type, member);
+	v = json_object_get(l->offs, key);
+	if (v) {
+		off = (long)json_integer_value(v);
+		return off < 0 ? gears_err(ENOENT, "no member %s in the guest kernel's BTF", key) : off;
+	}
+	r = load_btf(l);
+	if (r)
+		return r;
+	off = gears_kbtf__offsetof(l->btf, type, member);
+	json_object_set_new(l->offs, key, json_integer(off < 0 ? -1 : off));
+	l->dirty = true;
+	return off;
+}
+
+int gears_linux__percpu(struct gears_linux *l, const char *sym, int cpu, uint64_t *addr)
+{
+	uint64_t off, base_arr, base;
+	int r;
+
+	if (cpu < 0 || cpu >= gears_linux__nr_cpus(l))
+		return gears_err(EINVAL, "no CPU %d in the guest", cpu);
+	if ((r = gears_linux__sym(l, sym, &off)) || (r = gears_linux__sym(l, "__per_cpu_offset", &base_arr)))
+		return r;
+	r = gears_linux__read_u64(l, base_arr + 8ull * (unsigned)cpu, &base);
+	if (r)
+		return r;
+	*addr = base + off;
+	return 0;
+}
+
+int gears_linux__nr_cpus(struct gears_linux *l)
+{
+	uint64_t a;
+	uint32_t n;
+
+	if (l->nr_cpus)
+		return l->nr_cpus;
+	if (gears_linux__sym(l, "nr_cpu_ids", &a) || gears_linux__read(l, a, &n, sizeof(n)))
+		return 1;
+	l->nr_cpus = n >= 1 && n <= 8192 ? (int)n : 1;
+	return l->nr_cpus;
+}
+
+/* ---- identity: banner, release, version ---- */
+
+static int read_identity(struct gears_linux *l)
+{
+	uint64_t uts;
+	long o_name, o_rel, o_ver;
+	int r;
+
+	if ((r = gears_linux__sym(l, "linux_banner", &l->banner_addr)))
+		return r;
+	r = gears_vmem__read_str(l->mem, l->cr3, l->levels, l->banner_addr, l->banner, sizeof(l->banner));
+	if (r < 0 && r != -ENAMETOOLONG)
+		return r;
+	if (strncmp(l->banner, "Linux version ", 14))
+		return gears_err(EBADMSG, "linux_banner does not read \"Linux version\"");
+	if ((r = gears_linux__sym(l, "_text", &l->text)))
+		return r;
+	l->kaslr = l->text - GEARS_X86_64_START_KERNEL;
+	/* uname's strings, from the init UTS namespace. */
+	if (!gears_linux__sym(l, "init_uts_ns", &uts) &&
+	    (o_name = gears_linux__offsetof(l, "uts_namespace", "name")) >= 0 &&
+	    (o_rel = gears_linux__offsetof(l, "new_utsname", "release")) >= 0 &&
+	    (o_ver = gears_linux__offsetof(l, "new_utsname", "version")) >= 0) {
+		gears_linux__read(l, uts + (uint64_t)(o_name + o_rel), l->release, sizeof(l->release) - 1);
+		gears_linux__read(l, uts + (uint64_t)(o_name + o_ver), l->version, sizeof(l->version) - 1);
+	} else {
+		/* No BTF: the banner's third word is the release. */
+		sscanf(l->banner + 14, "%64s", l->release);
+	}
+	return 0;
+}
+
+/* ---- cache ---- */
+
+static bool cache_load(struct gears_linux *l)
+{
+	json_error_t je;
+	json_t *j = json_load_file(l->cache_path, 0, &je);
+	char now[256];
+	const char *banner;
+	bool ok = false;
+
+	if (!j)
+		return false;
+	banner = json_string_value(json_object_get(j, "banner"));
+	l->banner_addr = (uint64_t)json_integer_value(json_object_get(j, "banner_addr"));
+	/* Trust the cache only if guest memory still holds the same kernel there. */
+	if (banner && l->banner_addr &&
+	    gears_vmem__read_str(l->mem, l->cr3, l->levels, l->banner_addr, now, sizeof(now)) >= 0 &&
+	    !strcmp(now, banner) && json_is_object(json_object_get(j, "syms")) &&
+	    json_is_object(json_object_get(j, "offs"))) {
+		snprintf(l->banner, sizeof(l->banner), "%s", banner);
+		l->text = (uint64_t)json_integer_value(json_object_get(j, "text"));
+		l->kaslr = l->text - GEARS_X86_64_START_KERNEL;
+		l->nsyms = (size_t)json_integer_value(json_object_get(j, "nsyms"));
+		snprintf(l->release, sizeof(l->release), "%s",
+			 json_string_value(json_object_get(j, "release")) ?: "");
+		snprintf(l->version, sizeof(l->version), "%s",
+			 json_string_value(json_object_get(j, "version")) ?: "");
+		json_object_update(l->syms, json_object_get(j, "syms"));
+		json_object_update(l->offs, json_object_get(j, "offs"));
+		ok = true;
+	}
+	json_decref(j);
+	return ok;
+}
+
+static void cache_save(struct gears_linux *l)
+{
+	char tmp[512];
+	json_t *j;
+
+	if (!l->cache_path || !l->dirty)
+		return;
+	j = json_pack("{s:s, s:I, s:I, s:I, s:s, s:s, s:O, s:O}",
+		      "banner", l->banner, "banner_addr", (json_int_t)l->banner_addr,
+		      "text", (json_int_t)l->text, "nsyms", (json_int_t)l->nsyms,
+		      "release", l->release, "version", l->version, "syms", l->syms, "offs", l->offs);
+	if (!j)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", l->cache_path, (int)getpid());
+	if (!json_dump_file(j, tmp, JSON_COMPACT))
+		rename(tmp, l->cache_path);
+	else
+		unlink(tmp);
+	json_decref(j);
+}
+
+struct gears_linux *gears_linux__open(struct gears_mem *m, const struct gears_linux_opts *o)
+{
+	struct gears_linux *l;
+	int r;
+
+	if (!o || o->sz < offsetof(struct gears_linux_opts, cache_path))
+		return gears_err_ptr(EINVAL, "gears_linux__open: options struct too small");
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->mem = m;
+	l->cr3 = o->cr3;
+	l->levels = (o->cr4 & (1ull << 12)) ? 5 : 4;
+	l->hint_va = o->hint_va;
+	l->syms = json_object();
+	l->offs = json_object();
+	if (o->cache_path)
+		l->cache_path = strdup(o->cache_path);
+	if (l->cache_path && cache_load(l))
+		return l;
+	json_object_clear(l->syms);
+	json_object_clear(l->offs);
+	r = read_identity(l);
+	if (r) {
+		gears_linux__close(l);
+		errno = -r;
+		return NULL;
+	}
+	return l;
+}
+
+void gears_linux__close(struct gears_linux *l)
+{
+	if (!l)
+		return;
+	cache_save(l);
+	gears_ksyms__free(l->ks);
+	gears_kbtf__free(l->btf);
+	json_decref(l->syms);
+	json_decref(l->offs);
+	free(l->cache_path);
+	free(l);
+}
+
+const char *gears_linux__release(const struct gears_linux *l)
+{
+	return l->release;
+}
+
+const char *gears_linux__version(const struct gears_linux *l)
+{
+	return l->version;
+}
+
+uint64_t gears_linux__kaslr(const struct gears_linux *l)
+{
+	return l->kaslr;
+}
+
+int gears_linux__levels(const struct gears_linux *l)
+{
+	return l->levels;
+}
+
+uint64_t gears_linux__cr3(const struct gears_linux *l)
+{
+	return l->cr3;
+}
+
+/* ---- tasks ---- */
+
+static long need_off(struct gears_linux *l, const char *type, const char *member, int *err)
+{
+	long o = gears_linux__offsetof(l, type, member);
+
+	if (o < 0 && !*err)
+		*err = (int)o;
+	return o;
+}
+
+static int task_offsets(struct gears_linux *l)
+{
+	int err = 0;
+
+	if (l->task_ready)
+		return 0;
+	l->o_tasks = need_off(l, "task_struct", "tasks", &err);
+	l->o_pid = need_off(l, "task_struct", "pid", &err);
+	l->o_tgid = need_off(l, "task_struct", "tgid", &err);
+	l->o_comm = need_off(l, "task_struct", "comm", &err);
+	l->o_parent = need_off(l, "task_struct", "real_parent", &err);
+	l->o_cred = need_off(l, "task_struct", "cred", &err);
+	l->o_flags = need_off(l, "task_struct", "flags", &err);
+	l->o_mm = need_off(l, "task_struct", "mm", &err);
+	l->o_exit_state = need_off(l, "task_struct", "exit_state", &err);
+	l->o_signal = need_off(l, "task_struct", "signal", &err);
+	l->o_thread_node = need_off(l, "task_struct", "thread_node", &err);
+	l->o_thread_head = need_off(l, "signal_struct", "thread_head", &err);
+	l->o_euid = need_off(l, "cred", "euid", &err);
+	l->o_pgd = need_off(l, "mm_struct", "pgd", &err);
+	/* Renamed from `state` in 5.14. */
+	l->o_state = gears_linux__offsetof(l, "task_struct", "__state");
+	if (l->o_state < 0)
+		l->o_state = need_off(l, "task_struct", "state", &err);
+	if (err)
+		return gears_err(-err, "guest kernel's task_struct lacks a member GEARS needs: %s",
+				 gears_last_error());
+	l->task_ready = true;
+	return 0;
+}
+
+static char state_char(unsigned state, unsigned exit_state)
+{
+	/* The kernel's own reduction (task_state_index): TASK_IDLE is reported as I,
+	 * else the highest reportable bit picks the letter. */
+	static const char letters[] = "RSDTtXZP";
+	unsigned s = (state | exit_state) & 0x7f;
+
+	if (state == 0x402)	/* TASK_UNINTERRUPTIBLE | TASK_NOLOAD */
+		return 'I';
+	if (!s)
+		return 'R';
+	return letters[32 - __builtin_clz(s)];
+}
+
+int gears_linux__task(struct gears_linux *l, uint64_t addr, struct gears_task *t)
+{
+	uint64_t parent = 0, cred = 0;
+	uint32_t state = 0, exit_state = 0, flags = 0, euid = 0;
+	int32_t ptgid = 0;
+	int r;
+
+	if ((r = task_offsets(l)))
+		return r;
+	memset(t, 0, sizeof(*t));
+	t->addr = addr;
+	if ((r = gears_linux__read(l, addr + (uint64_t)l->o_pid, &t->pid, 4)) ||
+	    (r = gears_linux__read(l, addr + (uint64_t)l->o_tgid, &t->tgid, 4)) ||
+	    (r = gears_linux__read(l, addr + (uint64_t)l->o_comm, t->comm, sizeof(t->comm))) ||
+	    (r = gears_linux__read(l, addr + (uint64_t)l->o_state, &state, 4)) ||
+	    (r = gears_linux__read(l, addr + (uint64_t)l->o_exit_state, &exit_state, 4)) ||
+	    (r = gears_linux__read(l, addr + (uint64_t)l->o_flags, &flags, 4)) ||
+	    (r = gears_linux__read_u64(l, addr + (uint64_t)l->o_mm, &t->mm)) ||
+	    (r = gears_linux__read_u64(l, addr + (uint64_t)l->o_parent, &parent)) ||
+	    (r = gears_linux__read_u64(l, addr + (uint64_t)l->o_cred, &cred)))
+		return gears_err(-r, "task_struct at 0x%" PRIx64 " is unreadable", addr);
+	t->comm[sizeof(t->comm) - 1] = 0;
+	t->state = state_char(state, exit_state);
+	t->kthread = flags & PF_KTHREAD;
+	if (parent && !gears_linux__read(l, parent + (uint64_t)l->o_tgid, &ptgid, 4))
+		t->ppid = ptgid;
+	if (cred && !gears_linux__read(l, cred + (uint64_t)l->o_euid, &euid, 4))
+		t->uid = euid;
+	if (t->mm) {
+		uint64_t pgd;
+		struct gears_xlate x;
+
+		if (!gears_linux__read_u64(l, t->mm + (uint64_t)l->o_pgd, &pgd) &&
+		    !gears_pt__xlate(l->mem, l->cr3, l->levels, pgd, &x))
+			t->pgd = x.gpa;
+	}
+	return 0;
+}
+
+int gears_linux__current(struct gears_linux *l, int cpu, struct gears_task *t)
+{
+	uint64_t pa, cur;
+	int r;
+
+	/* 6.1 has a per-CPU current_task; 6.2+ moved it into pcpu_hot. */
+	r = gears_linux__percpu(l, "current_task", cpu, &pa);
+	if (r) {
+		long o = gears_linux__offsetof(l, "pcpu_hot", "current_task");
+
+		if (o < 0 || (r = gears_linux__percpu(l, "pcpu_hot", cpu, &pa)))
+			return gears_err(ENOENT, "cannot find the current task of CPU %d", cpu);
+		pa += (uint64_t)o;
+	}
+	if ((r = gears_linux__read_u64(l, pa, &cur)))
+		return r;
+	return gears_linux__task(l, cur, t);
+}
+
+static int visit_threads(struct gears_linux *l, const struct gears_task *leader, int *count, int max,
+			 int (*cb)(const struct gears_task *t, void *ctx), void *ctx)
+{
+	uint64_t signal, head, node;
+	struct gears_task t;
+	int r;
+
+	if ((r = gears_linux__read_u64(l, leader->addr + (uint64_t)l->o_signal, &signal)) || !signal)
+		return cb(leader, ctx);
+	head = signal + (uint64_t)l->o_thread_head;
+	if ((r = gears_linux__read_u64(l, head, &node)))
+		return r;
+	while (node != head) {
+		if (++*count > max)
+			return gears_err(ELOOP, "thread list of pid %d does not end within %d tasks",
+					 leader->tgid, max);
+		if ((r = gears_linux__task(l, node - (uint64_t)l->o_thread_node, &t)))
+			return r;
+		if ((r = cb(&t, ctx)))
+			return r;
+		if ((r = gears_linux__read_u64(l, node, &node)))
+			return r;
+	}
+	return 0;
+}
+
+int gears_linux__for_each_task(struct gears_linux *l, bool threads, int max,
+			       int (*cb)(const struct gears_task *t, void *ctx), void *ctx)
+{
+	uint64_t init_task, head, node;
+	struct gears_task t;
+	int count = 0, r;
+
+	if ((r = task_offsets(l)) || (r = gears_linux__sym(l, "init_task", &init_task)))
+		return r;
+	head = init_task + (uint64_t)l->o_tasks;
+	if ((r = gears_linux__read_u64(l, head, &node)))
+		return r;
+	while (node != head) {
+		if (count >= max)
+			return gears_err(ELOOP, "task list does not return to init_task within %d tasks", max);
+		if ((r = gears_linux__task(l, node - (uint64_t)l->o_tasks, &t)))
+			return r;
+		if (threads) {
+			r = visit_threads(l, &t, &count, max, cb, ctx);
+		} else {
+			count++;
+			r = cb(&t, ctx);
+		}
+		if (r > 0)
+			break;
+		if (r < 0)
+			return r;
+		if ((r = gears_linux__read_u64(l, node, &node)))
+			return r;
+	}
+	return count;
+}

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Mapping the GEARS region into the guest kernel (see include/gears/region.h),
+ * and running code there.
+ */
+#include <inttypes.h>
+#include <time.h>
+
+#include <gears/linux.h>
+#include <gears/region.h>
+#include <gears/vm.h>
+
+#include "internal.h"
+
+#define PDPT_SLOT 509u
+#define PML4_SLOT 511u
+#define PMD_OFF 0x1000u
+#define ALLOC_START 0x2000u
+#define ADDR_MASK 0x000ffffffffff000ull
+#define CALL_TIMEOUT_MS 3000
+
+/* Header at offset 0, so anyone looking at the region can tell what it is. */
+struct region_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t reserved;
+};
+
+struct gears_region {
+	struct gears_vm *vm;
+	uint8_t *host;
+	uint64_t gpa;
+	size_t brk;
+};
+
+struct gears_region *gears_region__open(struct gears_vm *vm)
+{
+	struct gears_region *r = calloc(1, sizeof(*r));
+	int e;
+
+	if (!r)
+		return NULL;
+	r->vm = vm;
+	r->brk = ALLOC_START;
+	r->host = gears_vm__region(vm);
+	if (!r->host) {
+		free(r);
+		return NULL;
+	}
+	e = gears_vm__region_gpa(vm, &r->gpa);
+	if (e) {
+		free(r);
+		errno = -e;
+		return NULL;
+	}
+	return r;
+}
+
+void gears_region__close(struct gears_region *r)
+{
+	free(r);
+}
+
+uint64_t gears_region__gpa(const struct gears_region *r)
+{
+	return r->gpa;
+}
+
+void *gears_region__host(struct gears_region *r, uint64_t off)
+{
+	return off < GEARS_REGION_SIZE ? r->host + off : NULL;
+}
+
+long gears_region__alloc(struct gears_region *r, size_t size, size_t align)
+{
+	size_t at;
+
+	if (align < 8 || (align & (align - 1)))
+		return gears_err(EINVAL, "region alignment %zu is not a power of two >= 8", align);
+	at = (r->brk + align - 1) & ~(align - 1);
+	if (at > GEARS_REGION_SIZE || size > GEARS_REGION_SIZE - at)
+		return gears_err(ENOSPC, "GEARS region full (%zu bytes wanted)", size);
+	r->brk = at + size;
+	return (long)at;
+}
+
+void gears_region__reset(struct gears_region *r)
+{
+	r->brk = ALLOC_START;
+}
+
+/* Guest-physical address of the PDPT that the kernel half (PML4 511) uses. */
+static int find_pdpt(struct gears_region *r, uint64_t *pdpt)
+{
+	struct gears_linux *l = gears_vm__linux(r->vm);
+	struct gears_mem *m = gears_vm__mem(r->vm);
+	uint64_t table, e;
+	int levels;
+
+	if (!l || !m)
+		return -errno;
+	levels = gears_linux__levels(l);
+	table = gears_linux__cr3(l) & ADDR_MASK;
+	/* With 5-level paging, PML5[511] leads to the PML4 holding the kernel half. */
+	if (levels == 5) {
+		if (gears_mem__read(m, table + 8 * 511, &e, 8) || !(e & GEARS_PTE_P))
+			return gears_err(EFAULT, "PML5 entry 511 not present");
+		table = e & ADDR_MASK;
+	}
+	if (gears_mem__read(m, table + 8 * PML4_SLOT, &e, 8) || !(e & GEARS_PTE_P) || (e & GEARS_PTE_PS))
+		return gears_err(EFAULT, "PML4 entry 511 of the kernel page tables is unusable (0x%" PRIx64 ")", e);
+	*pdpt = e & ADDR_MASK;
+	if (!gears_mem__valid(m, *pdpt, 4096))
+		return gears_err(EFAULT, "PML4 entry 511 points outside guest RAM (0x%" PRIx64 ")", *pdpt);
+	return 0;
+}
+
+static uint64_t pdpt_entry(const struct gears_region *r)
+{
+	/* Present, writable, supervisor-only: guest user space never sees it. */
+	return ((r->gpa + PMD_OFF) & ADDR_MASK) | GEARS_PTE_P | GEARS_PTE_RW | GEARS_PTE_A;
+}
+
+int gears_region__mapped(struct gears_region *r)
+{
+	struct gears_mem *m = gears_vm__mem(r->vm);
+	uint64_t pdpt, e;
+	int ret = find_pdpt(r, &pdpt);
+
+	if (ret)
+		return ret;
+	if (gears_mem__read(m, pdpt + 8 * PDPT_SLOT, &e, 8))
+		return -EFAULT;
+	if (!(e & GEARS_PTE_P))
+		return 0;
+	return (e & ADDR_MASK) == ((r->gpa + PMD_OFF) & ADDR_MASK) ? 1 : -EBUSY;
+}
+
+int gears_region__map(struct gears_region *r)
+{
+	struct gears_mem *m = gears_vm__mem(r->vm);
+	uint64_t pdpt, expect = 0, *slot;
+	uint64_t *pmd = (uint64_t *)(r->host + PMD_OFF);
+	struct region_hdr *h = (struct region_hdr *)r->host;
+	int ret = find_pdpt(r, &pdpt);
+
+	if (ret)
+		return ret;
+	/* The region maps itself: its PMD page's entry 0 is the whole 2 MiB, as
+	 * one large page. Written before the PDPT entry makes it reachable. */
+	memset(pmd, 0, 4096);
+	pmd[0] = (r->gpa & ~((uint64_t)GEARS_REGION_SIZE - 1)) | GEARS_PTE_P | GEARS_PTE_RW |
+		 GEARS_PTE_PS | GEARS_PTE_A | GEARS_PTE_D;
+	h->magic = GEARS_REGION_MAGIC;
+	h->version = 1;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	slot = gears_mem__ptr(m, pdpt + 8 * PDPT_SLOT, 8);
+	if (!slot)
+		return gears_err(EFAULT, "PDPT entry %u is not in guest RAM", PDPT_SLOT);
+	/* Compare-and-swap: the guest may be changing its page tables right now. */
+	if (!__atomic_compare_exchange_n(slot, &expect, pdpt_entry(r), false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST)) {
+		if ((expect & ADDR_MASK) == ((r->gpa + PMD_OFF) & ADDR_MASK))
+			return 0;	/* already ours */
+		return gears_err(EBUSY, "the guest already uses PDPT slot %u (-3 GiB): 0x%" PRIx64,
+				 PDPT_SLOT, expect);
+	}
+	pr_debug("region: gpa 0x%" PRIx64 " mapped at 0x%llx (PDPT at 0x%" PRIx64 ")", r->gpa,
+		 GEARS_REGION_VA, pdpt);
+	return 0;
+}
+
+int gears_region__unmap(struct gears_region *r)
+{
+	struct gears_mem *m = gears_vm__mem(r->vm);
+	uint64_t pdpt, expect;
+	uint64_t *slot;
+	int ret = find_pdpt(r, &pdpt);
+
+	if (ret)
+		return ret;
+	slot = gears_mem__ptr(m, pdpt + 8 * PDPT_SLOT, 8);
+	if (!slot)
+		return -EFAULT;
+	expect = pdpt_entry(r);
+	/* Only remove our own entry (the A bit may have been set meanwhile). */
+	if (!__atomic_compare_exchange_n(slot, &expect, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+		if ((expect & ADDR_MASK) != ((r->gpa + PMD_OFF) & ADDR_MASK))
+			return 0;
+		__atomic_store_n(slot, 0, __ATOMIC_SEQ_CST);
+	}
+	return 0;
+}
+
+int gears_region__write_code(struct gears_region *r, struct gears_gdb *g, uint64_t off,
+			     const void *code, size_t len)
+{
+	if (off > GEARS_REGION_SIZE || len > GEARS_REGION_SIZE - off)
+		return gears_err(EINVAL, "code outside the region");
+	if (!gears_gdb__stopped(g))
+		return gears_err(EBUSY, "stop the VM before writing code");
+	return gears_gdb__write(g, 0, GEARS_REGION_VA + off, code, len);
+}
+
+/* A vCPU at CPL 0, stopping and resuming briefly until one shows up. */
+static int pick_kernel_cpu(struct gears_gdb *g, struct gears_regs *regs)
+{
+	for (int attempt = 0; attempt < 200; attempt++) {
+		int r = gears_gdb__stop(g, NULL);
+
+		if (r)
+			return r;
+		for (int cpu = 0; cpu < gears_gdb__ncpus(g); cpu++) {
+			if ((r = gears_gdb__regs(g, cpu, regs)))
+				return r;
+			if ((regs->cs & 3) == 0 && regs->rsp >= 0xffff800000000000ull)
+				return cpu;
+		}
+		if ((r = gears_gdb__cont(g)))
+			return r;
+		nanosleep(&(struct timespec){ .tv_nsec = 2 * 1000000 }, NULL);
+	}
+	return gears_err(EAGAIN, "no vCPU entered kernel mode in time");
+}
+
+int gears_region__call(struct gears_region *r, struct gears_gdb *g, uint64_t off, uint64_t arg,
+		       uint64_t *ret)
+{
+	/* The function returns to a landing pad: `jmp .` (eb fe), caught by a
+	 * breakpoint, so even a missed stop would only spin, not run on. */
+	static const uint8_t pad[] = { 0xeb, 0xfe };
+	struct gears_regs saved, now;
+	struct gears_gdb_stop st;
+	uint64_t landing, sp;
+	long pad_off;
+	int cpu, e, done = 0;
+
+	if (off >= GEARS_REGION_SIZE)
+		return gears_err(EINVAL, "call target outside the region");
+	pad_off = gears_region__alloc(r, sizeof(pad), 16);
+	if (pad_off < 0)
+		return (int)pad_off;
+	cpu = pick_kernel_cpu(g, &saved);
+	if (cpu < 0)
+		return cpu;
+	landing = GEARS_REGION_VA + (uint64_t)pad_off;
+	if ((e = gears_region__write_code(r, g, (uint64_t)pad_off, pad, sizeof(pad))))
+		return e;
+	/* A fresh frame below the interrupted one (the kernel has no red zone),
+	 * aligned as at a call: return address at a 16-byte boundary - 8. */
+	sp = ((saved.rsp - 512) & ~0xfull) - 8;
+	if ((e = gears_gdb__write(g, cpu, sp, &landing, 8)))
+		return e;
+	if ((e = gears_gdb__set_reg(g, cpu, GEARS_REG_RSP, sp)) ||
+	    (e = gears_gdb__set_reg(g, cpu, GEARS_REG_RDI, arg)) ||
+	    (e = gears_gdb__set_reg(g, cpu, GEARS_REG_RIP, GEARS_REGION_VA + off)) ||
+	    (e = gears_gdb__bp_insert(g, landing, true)))
+		goto restore;
+	if ((e = gears_gdb__cont(g)))
+		goto unbp;
+	for (uint64_t t0 = gears_now_ns(); !done;) {
+		int w = gears_gdb__wait(g, 100, &st);
+
+		if (w < 0) {
+			e = w;
+			goto unbp;
+		}
+		if (w == 0) {
+			if (gears_now_ns() - t0 > CALL_TIMEOUT_MS * 1000000ull) {
+				gears_gdb__stop(g, &st);
+				e = gears_err(ETIMEDOUT, "region code did not return within %d ms",
+					      CALL_TIMEOUT_MS);
+				goto unbp;
+			}
+			continue;
+		}
+		if ((e = gears_gdb__regs(g, cpu, &now)))
+			goto unbp;
+		if (now.rip == landing)
+			done = 1;
+		else if ((e = gears_gdb__cont(g)))
+			goto unbp;
+	}
+	*ret = now.rax;
+unbp:
+	gears_gdb__bp_remove(g, landing, true);
+restore:
+	{
+		/* Every register the call may have changed goes back. */
+		static const struct { enum gears_reg reg; size_t off; } gpr[] = {
+			{ GEARS_REG_RAX, offsetof(struct gears_regs, rax) },
+			{ GEARS_REG_RCX, offsetof(struct gears_regs, rcx) },
+			{ GEARS_REG_RDX, offsetof(struct gears_regs, rdx) },
+			{ GEARS_REG_RSI, offsetof(struct gears_regs, rsi) },
+			{ GEARS_REG_RDI, offsetof(struct gears_regs, rdi) },
+			{ GEARS_REG_RSP, offsetof(struct gears_regs, rsp) },
+			{ GEARS_REG_R8, offsetof(struct gears_regs, r8) },
+			{ GEARS_REG_R9, offsetof(struct gears_regs, r9) },
+			{ GEARS_REG_R10, offsetof(struct gears_regs, r10) },
+			{ GEARS_REG_R11, offsetof(struct gears_regs, r11) },
+			{ GEARS_REG_RIP, offsetof(struct gears_regs, rip) },
+		};
+		int re = 0;
+
+		for (size_t i = 0; i < ARRAY_SIZE(gpr); i++)
+			re = re ?: gears_gdb__set_reg(g, cpu, gpr[i].reg,
+						      *(uint64_t *)((char *)&saved + gpr[i].off));
+		re = re ?: gears_gdb__set_reg(g, cpu, GEARS_REG_EFLAGS, saved.eflags);
+		if (re && !e)
+			e = re;
+	}
+	return e;
+}

@@ -1,0 +1,749 @@
+// SPDX-License-Identifier: MIT
+/*
+ * System call interception: the stub modes (filter = synchronous requests,
+ * ring = asynchronous records) and the handler registry. Exit mode (gdbstub
+ * breakpoints) is in syscall_exit.c, the handlers' view of a call in
+ * syscall_call.c.
+ *
+ * Installing the stub, with the VM stopped through the gdbstub:
+ *   1. map the GEARS region (one PDPT entry, see region.c);
+ *   2. fill the control block (addresses, offsets, all numbers unselected);
+ *   3. write the stub's code with the gdbstub, so TCG sees fresh code;
+ *   4. rewrite the 5-byte `call do_syscall_64` in entry_SYSCALL_64 (and the
+ *      int 0x80 counterpart) to call the stub instead.
+ * Removing it restores those bytes and disables the stub; calls still inside it
+ * (a task blocked in read()) finish through it harmlessly, so the region stays.
+ */
+#include <inttypes.h>
+#include <poll.h>
+#include <time.h>
+
+#include "syscall_int.h"
+#include "sc_stub.h"
+
+#define KERNEL_HALF 0xffff800000000000ull
+#define SCAN_CALL 512		/* bytes of entry code searched for the call */
+#define RING_STUCK_NS 200000000ull	/* an uncommitted record this old is skipped */
+
+static uint64_t stub_va(uint64_t off)
+{
+	return GEARS_REGION_VA + GEARS_SC_CODE_OFF + off;
+}
+
+/* ---- kernel facts ---- */
+
+/* Find `call target` (e8 rel32) in the first SCAN_CALL bytes of code at `from`. */
+static int find_call(struct gears_sc *sc, uint64_t from, uint64_t target, uint64_t *site)
+{
+	uint8_t code[SCAN_CALL];
+	int r = gears_linux__read(sc->l, from, code, sizeof(code));
+
+	if (r)
+		return r;
+	for (size_t i = 0; i + 5 <= sizeof(code); i++) {
+		int32_t rel;
+
+		if (code[i] != 0xe8)
+			continue;
+		memcpy(&rel, code + i + 1, 4);
+		if (from + i + 5 + (uint64_t)(int64_t)rel == target) {
+			*site = from + i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int member(struct gears_sc *sc, const char *type, const char *m, uint32_t *out)
+{
+	long o = gears_linux__offsetof(sc->l, type, m);
+
+	if (o < 0 || o > 0x100000)
+		return gears_err(ENOENT, "guest kernel BTF has no %s.%s", type, m);
+	*out = (uint32_t)o;
+	return 0;
+}
+
+static int percpu_sym(struct gears_sc *sc, const char *old, const char *hot_member, uint64_t *off)
+{
+	/* 6.1: per-CPU variables of their own; 6.2+: members of pcpu_hot. */
+	uint64_t base;
+	long o;
+
+	if (!gears_linux__sym(sc->l, old, off))
+		return 0;
+	o = gears_linux__offsetof(sc->l, "pcpu_hot", hot_member);
+	if (o < 0 || gears_linux__sym(sc->l, "pcpu_hot", &base))
+		return gears_err(ENOENT, "guest kernel has neither %s nor pcpu_hot.%s", old, hot_member);
+	*off = base + (uint64_t)o;
+	return 0;
+}
+
+static int read_facts(struct gears_sc *sc)
+{
+	struct gears_linux *l = sc->l;
+	uint64_t a;
+	uint32_t khz = 0;
+	int r;
+
+	if ((r = gears_linux__sym(l, "entry_SYSCALL_64", &sc->entry64)) ||
+	    (r = gears_linux__sym(l, "do_syscall_64", &sc->do_syscall_64)))
+		return r;
+	if (find_call(sc, sc->entry64, sc->do_syscall_64, &sc->call64))
+		return gears_err(ENOENT, "no `call do_syscall_64` in entry_SYSCALL_64: unsupported kernel");
+	/* int 0x80: 6.1.70+ and 6.7+ route it through int80_emulation; older
+	 * kernels through do_int80_syscall_32 from entry_INT80_compat. */
+	if (!gears_linux__sym(l, "int80_emulation", &sc->int80_fn) &&
+	    !gears_linux__sym(l, "asm_int80_emulation", &a) &&
+	    !find_call(sc, a, sc->int80_fn, &sc->call80)) {
+	} else if (!gears_linux__sym(l, "do_int80_syscall_32", &sc->int80_fn) &&
+		   !gears_linux__sym(l, "entry_INT80_compat", &a) &&
+		   !find_call(sc, a, sc->int80_fn, &sc->call80)) {
+	} else {
+		sc->int80_fn = sc->call80 = 0;
+		pr_info("guest kernel: no int 0x80 hook point found; compat calls not intercepted");
+	}
+	if ((r = gears_linux__read(l, sc->call64, sc->orig64, 5)))
+		return r;
+	if (sc->call80 && gears_linux__read(l, sc->call80, sc->orig80, 5))
+		sc->call80 = 0;
+	gears_linux__sym(l, "strncpy_from_user_nofault", &sc->strncpy_nofault);
+	gears_linux__sym(l, "copy_from_user_nofault", &sc->copy_nofault);
+	if ((r = percpu_sym(sc, "current_task", "current_task", &sc->gs_current_task)) ||
+	    (r = percpu_sym(sc, "cpu_number", "cpu_number", &sc->gs_cpu_number)))
+		return r;
+	if ((r = member(sc, "task_struct", "pid", &sc->off_pid)) ||
+	    (r = member(sc, "task_struct", "tgid", &sc->off_tgid)) ||
+	    (r = member(sc, "task_struct", "comm", &sc->off_comm)))
+		return r;
+	static const char *const names[] = { "di", "si", "dx", "r10", "r8", "r9", "ax", "orig_ax",
+					     "ip", "sp", "bx", "cx", "bp" };
+	uint32_t *slots[] = { &sc->r.di, &sc->r.si, &sc->r.dx, &sc->r.r10, &sc->r.r8, &sc->r.r9,
+			      &sc->r.ax, &sc->r.orig_ax, &sc->r.ip, &sc->r.sp, &sc->r.bx, &sc->r.cx,
+			      &sc->r.bp };
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if ((r = member(sc, "pt_regs", names[i], slots[i])))
+			return r;
+	long sz = gears_kbtf__sizeof(gears_linux__btf(l), "pt_regs");
+
+	if (sz <= 0 || sz > 512)
+		return gears_err(EINVAL, "implausible sizeof(struct pt_regs) %ld", sz);
+	sc->r.size = (uint32_t)sz;
+	if (!gears_linux__sym(l, "tsc_khz", &a) && !gears_linux__read(l, a, &khz, 4) && khz > 1000)
+		sc->tsc_khz = khz;
+	else
+		sc->tsc_khz = 1000000;	/* unknown: pretend 1 GHz, times stay ordered */
+	sc->ncpus = GEARS_MIN(gears_linux__nr_cpus(l), (int)GEARS_SC_MAX_CPUS);
+	return 0;
+}
+
+uint64_t sc_tsc_ns(const struct gears_sc *sc, uint64_t tsc)
+{
+	return (uint64_t)((unsigned __int128)tsc * 1000000u / sc->tsc_khz);
+}
+
+struct gears_sc *gears_sc__new(struct gears_vm *vm, const struct gears_sc_opts *o)
+{
+	struct gears_sc *sc = calloc(1, sizeof(*sc));
+	int r;
+
+	if (!sc)
+		return NULL;
+	sc->vm = vm;
+	sc->next_id = 1;
+	sc->sync_timeout_ms = o && o->sz >= sizeof(*o) && o->sync_timeout_ms ? o->sync_timeout_ms : 200;
+	sc->l = gears_vm__linux(vm);
+	sc->mem = gears_vm__mem(vm);
+	if (!sc->l || !sc->mem) {
+		free(sc);
+		return NULL;
+	}
+	sc->kcr3 = gears_linux__cr3(sc->l);
+	sc->levels = gears_linux__levels(sc->l);
+	r = read_facts(sc);
+	if (r) {
+		free(sc);
+		errno = -r;
+		return NULL;
+	}
+	return sc;
+}
+
+/* ---- guest memory helpers ---- */
+
+int sc_read_regs(struct gears_sc *sc, uint64_t regs_va, uint64_t *buf, size_t n)
+{
+	if (regs_va < KERNEL_HALF)
+		return gears_err(EFAULT, "pt_regs pointer 0x%" PRIx64 " is not a kernel address", regs_va);
+	return gears_linux__read(sc->l, regs_va, buf, n);
+}
+
+int sc_write_reg(struct gears_sc *sc, uint64_t regs_va, uint32_t off, uint64_t v)
+{
+	if (regs_va < KERNEL_HALF || off + 8 > sc->r.size)
+		return -EFAULT;
+	return gears_vmem__write(sc->mem, sc->kcr3, sc->levels, regs_va + off, &v, 8, false);
+}
+
+int sc_task_info(struct gears_sc *sc, uint64_t task, struct gears_sc_call *c)
+{
+	int32_t pid = 0, tgid = 0;
+
+	c->task = task;
+	if (task < KERNEL_HALF)
+		return -EFAULT;
+	if (gears_linux__read(sc->l, task + sc->off_pid, &pid, 4) ||
+	    gears_linux__read(sc->l, task + sc->off_tgid, &tgid, 4) ||
+	    gears_linux__read(sc->l, task + sc->off_comm, c->comm, sizeof(c->comm)))
+		return -EFAULT;
+	c->comm[sizeof(c->comm) - 1] = 0;
+	c->tid = pid;
+	c->pid = tgid;
+	return 0;
+}
+
+/* ---- the stub ---- */
+
+static uint64_t tsc_per_ms(const struct gears_sc *sc)
+{
+	return sc->tsc_khz;
+}
+
+static void ctl_init(struct gears_sc *sc)
+{
+	struct gears_sc_ctl *c = sc->ctl;
+
+	memset(c, 0, sizeof(*c));
+	memset(sc->slots, 0, GEARS_SC_MAX_CPUS * sizeof(*sc->slots));
+	c->version = GEARS_SC_ABI_VERSION;
+	c->orig_do_syscall_64 = sc->do_syscall_64;
+	c->orig_int80 = sc->int80_fn;
+	c->strncpy_nofault = sc->strncpy_nofault;
+	c->copy_nofault = sc->copy_nofault;
+	c->gs_current_task = sc->gs_current_task;
+	c->gs_cpu_number = sc->gs_cpu_number;
+	c->off_pid = sc->off_pid;
+	c->off_tgid = sc->off_tgid;
+	c->off_comm = sc->off_comm;
+	c->r_di = sc->r.di; c->r_si = sc->r.si; c->r_dx = sc->r.dx;
+	c->r_r10 = sc->r.r10; c->r_r8 = sc->r.r8; c->r_r9 = sc->r.r9;
+	c->r_ax = sc->r.ax; c->r_orig_ax = sc->r.orig_ax; c->r_ip = sc->r.ip;
+	c->r_bx = sc->r.bx; c->r_cx = sc->r.cx; c->r_bp = sc->r.bp;
+	c->sync_timeout_tsc = tsc_per_ms(sc) * sc->sync_timeout_ms;
+	c->sync_hard_tsc = tsc_per_ms(sc) * (sc->sync_timeout_ms * 10 + 1000);
+	sc->tail = 0;
+	c->enabled = 1;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	c->magic = GEARS_SC_MAGIC;
+}
+
+/* Bytes of `call target` at `site`. */
+static void encode_call(uint64_t site, uint64_t target, uint8_t out[5])
+{
+	int32_t rel = (int32_t)(int64_t)(target - (site + 5));
+
+	out[0] = 0xe8;
+	memcpy(out + 1, &rel, 4);
+}
+
+static bool in_rel32(uint64_t site, uint64_t target)
+{
+	int64_t d = (int64_t)(target - (site + 5));
+
+	return d >= INT32_MIN && d <= INT32_MAX;
+}
+
+static int stub_install(struct gears_sc *sc)
+{
+	struct gears_gdb *g;
+	uint8_t call[5], now[5];
+	int r;
+
+	if (sc->stub)
+		return 0;
+	if (sizeof(sc_stub_bin) > GEARS_SC_CODE_MAX)
+		return gears_err(E2BIG, "stub too large for its region slot");
+	if (!in_rel32(sc->call64, stub_va(SC_STUB_OFF_gears_sc_entry64)))
+		return gears_err(ERANGE, "kernel text too far from the GEARS region for a rel32 call");
+	if (!sc->region && !(sc->region = gears_region__open(sc->vm)))
+		return -errno;
+	g = gears_vm__gdb(sc->vm);
+	if (!g)
+		return -errno;
+	if ((r = gears_gdb__stop(g, NULL)) || (r = gears_region__map(sc->region)))
+		goto out;
+	sc->ctl = gears_region__host(sc->region, GEARS_SC_CTL_OFF);
+	sc->slots = gears_region__host(sc->region, GEARS_SC_SLOTS_OFF);
+	sc->ring = gears_region__host(sc->region, GEARS_SC_RING_OFF);
+	ctl_init(sc);
+	r = gears_region__write_code(sc->region, g, GEARS_SC_CODE_OFF, sc_stub_bin, sizeof(sc_stub_bin));
+	if (r)
+		goto out;
+	/* The kernel may have been patched since we looked: insist on the call. */
+	if ((r = gears_linux__read(sc->l, sc->call64, now, 5)))
+		goto out;
+	if (memcmp(now, sc->orig64, 5)) {
+		r = gears_err(EBUSY, "entry_SYSCALL_64's call site changed (another tool hooked it?)");
+		goto out;
+	}
+	encode_call(sc->call64, stub_va(SC_STUB_OFF_gears_sc_entry64), call);
+	if ((r = gears_gdb__write(g, 0, sc->call64, call, 5)))
+		goto out;
+	if (sc->call80 && in_rel32(sc->call80, stub_va(SC_STUB_OFF_gears_sc_entry_int80))) {
+		encode_call(sc->call80, stub_va(SC_STUB_OFF_gears_sc_entry_int80), call);
+		if (gears_gdb__write(g, 0, sc->call80, call, 5))
+			pr_warn("could not hook int 0x80; compat calls not intercepted");
+	}
+	sc->stub = true;
+	pr_info("syscall stub installed: call at 0x%" PRIx64 " -> 0x%" PRIx64, sc->call64,
+		stub_va(SC_STUB_OFF_gears_sc_entry64));
+out:
+	if (!sc->bps)
+		gears_vm__gdb_release(sc->vm);	/* detaching resumes the VM */
+	else
+		gears_gdb__cont(g);
+	return r;
+}
+
+static int stub_remove(struct gears_sc *sc)
+{
+	struct gears_gdb *g;
+	int r;
+
+	if (!sc->stub)
+		return 0;
+	g = gears_vm__gdb(sc->vm);
+	if (!g)
+		return -errno;
+	r = gears_gdb__stop(g, NULL);
+	if (!r)
+		r = gears_gdb__write(g, 0, sc->call64, sc->orig64, 5);
+	if (!r && sc->call80)
+		r = gears_gdb__write(g, 0, sc->call80, sc->orig80, 5);
+	/* Calls already inside the stub finish through it and see it disabled. */
+	sc->ctl->enabled = 0;
+	memset(sc->ctl->any, 0, sizeof(sc->ctl->any));
+	memset(sc->ctl->any32, 0, sizeof(sc->ctl->any32));
+	sc->ctl->hcall_enabled = 0;
+	if (!r)
+		sc->stub = false;
+	if (!sc->bps)
+		gears_vm__gdb_release(sc->vm);
+	else
+		gears_gdb__cont(g);
+	return r;
+}
+
+/* Recompute the guest's per-number selection from the handlers. */
+static void update_selection(struct gears_sc *sc)
+{
+	uint16_t sel[2][GEARS_SC_NR_MAX];
+	struct gears_sc_ctl *c = sc->ctl;
+
+	if (!sc->stub)
+		return;
+	memset(sel, 0, sizeof(sel));
+	for (int i = 0; i < sc->nh; i++) {
+		const struct sc_handler *h = &sc->h[i];
+		int compat = !!(h->flags & GEARS_SC_COMPAT);
+		uint16_t bits = 0;
+
+		if (h->flags & GEARS_SC_RING) {
+			if (h->flags & GEARS_SC_ON_ENTRY)
+				bits |= GEARS_SC_SEL_RING_ENTRY;
+			if (h->flags & GEARS_SC_ON_EXIT)
+				bits |= GEARS_SC_SEL_RING_EXIT;
+		} else if (h->flags & GEARS_SC_SYNC) {
+			if (h->flags & GEARS_SC_ON_ENTRY)
+				bits |= GEARS_SC_SEL_SYNC_ENTRY;
+			if (h->flags & GEARS_SC_ON_EXIT)
+				bits |= GEARS_SC_SEL_SYNC_EXIT;
+		}
+		for (int nr = 0; nr < (int)GEARS_SC_NR_MAX; nr++)
+			if (h->nr == GEARS_SC_ALL || h->nr == nr)
+				sel[compat][nr] |= bits;
+	}
+	/* Which strings the stub should capture for ring records. */
+	for (int compat = 0; compat < 2; compat++) {
+		for (int nr = 0; nr < (int)GEARS_SC_NR_MAX; nr++) {
+			int argv;
+			unsigned mask;
+			int s0 = 0, s1 = 0;
+
+			if (!(sel[compat][nr] & (GEARS_SC_SEL_RING_ENTRY | GEARS_SC_SEL_RING_EXIT)))
+				continue;
+			mask = gears_sc__string_args(nr, compat, &argv);
+			for (int a = 0; a < 6; a++) {
+				if (!(mask & (1u << a)))
+					continue;
+				if (!s0)
+					s0 = a + 1;
+				else if (!s1)
+					s1 = a + 1;
+			}
+			sel[compat][nr] |= (uint16_t)(s0 << GEARS_SC_SEL_STR0_SHIFT |
+						      s1 << GEARS_SC_SEL_STR1_SHIFT |
+						      (argv >= 0 ? argv + 1 : 0) << GEARS_SC_SEL_ARGV_SHIFT);
+		}
+	}
+	/* sel before the fast-path bits: a CPU that sees a bit finds its sel. */
+	memcpy(c->sel, sel[0], sizeof(c->sel));
+	memcpy(c->sel32, sel[1], sizeof(c->sel32));
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (int w = 0; w < (int)(GEARS_SC_NR_MAX / 64); w++) {
+		uint64_t a = 0, a32 = 0;
+
+		for (int b = 0; b < 64; b++) {
+			if (sel[0][w * 64 + b])
+				a |= 1ull << b;
+			if (sel[1][w * 64 + b])
+				a32 |= 1ull << b;
+		}
+		__atomic_store_n(&c->any[w], a, __ATOMIC_RELEASE);
+		__atomic_store_n(&c->any32[w], a32, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&c->hcall_enabled, sc->hcall_fn != NULL, __ATOMIC_RELEASE);
+}
+
+/* Install or remove what the current handlers need. */
+static int reconcile(struct gears_sc *sc)
+{
+	bool need_stub = sc->hcall_fn != NULL, need_bps = false;
+	int r = 0;
+
+	for (int i = 0; i < sc->nh; i++) {
+		if (sc->h[i].flags & GEARS_SC_EXIT)
+			need_bps = true;
+		else
+			need_stub = true;
+	}
+	if (need_stub && !sc->stub)
+		r = stub_install(sc);
+	if (!r && need_bps && !sc->bps)
+		r = sc_bps_install(sc);
+	update_selection(sc);
+	if (!need_bps && sc->bps)
+		sc_bps_remove(sc);
+	if (!need_stub && sc->stub)
+		r = r ?: stub_remove(sc);
+	return r;
+}
+
+int gears_sc__add(struct gears_sc *sc, int nr, unsigned flags, gears_sc_handler_fn fn, void *ctx)
+{
+	unsigned delivery = flags & (GEARS_SC_EXIT | GEARS_SC_SYNC | GEARS_SC_RING);
+	struct sc_handler *h;
+	int r;
+
+	if (!fn || !(flags & (GEARS_SC_ON_ENTRY | GEARS_SC_ON_EXIT)))
+		return gears_err(EINVAL, "handler needs a function and ON_ENTRY and/or ON_EXIT");
+	if (delivery != GEARS_SC_EXIT && delivery != GEARS_SC_SYNC && delivery != GEARS_SC_RING)
+		return gears_err(EINVAL, "pick exactly one delivery: EXIT, SYNC or RING");
+	if (nr != GEARS_SC_ALL && (nr < 0 || nr >= (int)GEARS_SC_NR_MAX))
+		return gears_err(EINVAL, "system call number %d out of range", nr);
+	if ((flags & GEARS_SC_COMPAT) && !sc->call80)
+		return gears_err(ENOTSUP, "this guest kernel offers no int 0x80 hook point");
+	if (sc->nh >= SC_MAX_HANDLERS)
+		return gears_err(ENOSPC, "too many handlers");
+	h = &sc->h[sc->nh++];
+	*h = (struct sc_handler){ .id = sc->next_id++, .nr = nr, .flags = flags, .fn = fn, .ctx = ctx };
+	r = reconcile(sc);
+	if (r) {
+		sc->nh--;
+		reconcile(sc);
+		return r;
+	}
+	return h->id;
+}
+
+int gears_sc__remove(struct gears_sc *sc, int id)
+{
+	for (int i = 0; i < sc->nh; i++) {
+		if (sc->h[i].id != id)
+			continue;
+		sc->h[i] = sc->h[--sc->nh];
+		return reconcile(sc);
+	}
+	return gears_err(ENOENT, "no handler %d", id);
+}
+
+int gears_sc__set_hcall(struct gears_sc *sc, gears_sc_handler_fn fn, void *ctx)
+{
+	sc->hcall_fn = fn;
+	sc->hcall_ctx = ctx;
+	return reconcile(sc);
+}
+
+void gears_sc__free(struct gears_sc *sc)
+{
+	if (!sc)
+		return;
+	sc->nh = 0;
+	sc->hcall_fn = NULL;
+	if (sc->bps)
+		sc_bps_remove(sc);
+	if (sc->stub && stub_remove(sc))
+		pr_warn("could not remove the syscall stub: %s", gears_last_error());
+	gears_region__close(sc->region);
+	free(sc);
+}
+
+bool gears_sc__stub_installed(const struct gears_sc *sc)
+{
+	return sc->stub;
+}
+
+bool gears_sc__breakpoints_set(const struct gears_sc *sc)
+{
+	return sc->bps;
+}
+
+bool gears_sc__busy(const struct gears_sc *sc)
+{
+	if (sc->bps || sc->hcall_fn)
+		return true;
+	for (int i = 0; i < sc->nh; i++)
+		if (sc->h[i].flags & GEARS_SC_SYNC)
+			return true;
+	return false;
+}
+
+void gears_sc__stats(const struct gears_sc *sc, struct gears_sc_stats *st)
+{
+	*st = sc->st;
+	if (sc->ctl) {
+		st->ring_drops = __atomic_load_n(&sc->ctl->ring_drops, __ATOMIC_RELAXED);
+		st->sync_timeouts = __atomic_load_n(&sc->ctl->sync_timeouts, __ATOMIC_RELAXED);
+		st->hcalls = __atomic_load_n(&sc->ctl->hcalls, __ATOMIC_RELAXED);
+	}
+}
+
+/* ---- delivery ---- */
+
+int sc_dispatch(struct gears_sc *sc, struct gears_sc_call *c)
+{
+	unsigned when = c->exit ? GEARS_SC_ON_EXIT : GEARS_SC_ON_ENTRY;
+	int n = 0;
+
+	for (int i = 0; i < sc->nh; i++) {
+		const struct sc_handler *h = &sc->h[i];
+
+		if (!(h->flags & when) || !(h->flags & c->delivery) ||
+		    !!(h->flags & GEARS_SC_COMPAT) != c->compat ||
+		    (h->nr != GEARS_SC_ALL && h->nr != c->nr))
+			continue;
+		int r = h->fn(c, h->ctx);
+
+		if (r < 0)
+			pr_debug("syscall handler %d: %s", h->id, strerror(-r));
+		n++;
+	}
+	sc->st.delivered += (uint64_t)n;
+	return n;
+}
+
+/* Fill a call from pt_regs in guest memory. */
+static int call_from_regs(struct gears_sc *sc, struct gears_sc_call *c, uint64_t regs_va)
+{
+	uint64_t regs[64];
+	const uint32_t *a;
+	uint32_t a64[6] = { sc->r.di, sc->r.si, sc->r.dx, sc->r.r10, sc->r.r8, sc->r.r9 };
+	uint32_t a32[6] = { sc->r.bx, sc->r.cx, sc->r.dx, sc->r.si, sc->r.di, sc->r.bp };
+	int r = sc_read_regs(sc, regs_va, regs, sc->r.size);
+
+	if (r)
+		return r;
+	c->regs_va = regs_va;
+	a = c->compat ? a32 : a64;
+	for (int i = 0; i < 6; i++) {
+		c->args[i] = regs[a[i] / 8];
+		if (c->compat)
+			c->args[i] = (uint32_t)c->args[i];
+	}
+	c->ret = (int64_t)regs[sc->r.ax / 8];
+	if (c->compat)
+		c->ret = (int32_t)c->ret;
+	c->uip = regs[sc->r.ip / 8];
+	c->usp = regs[sc->r.sp / 8];
+	return 0;
+}
+
+/* Apply a sync handler's changes to pt_regs; returns the slot action. */
+static uint32_t apply_sync(struct gears_sc *sc, struct gears_sc_call *c, uint32_t kind)
+{
+	const uint32_t a64[6] = { sc->r.di, sc->r.si, sc->r.dx, sc->r.r10, sc->r.r8, sc->r.r9 };
+	const uint32_t a32[6] = { sc->r.bx, sc->r.cx, sc->r.dx, sc->r.si, sc->r.di, sc->r.bp };
+	const uint32_t *a = c->compat ? a32 : a64;
+
+	for (int i = 0; i < 6; i++)
+		if (c->args_dirty & (1u << i))
+			sc_write_reg(sc, c->regs_va, a[i], c->compat ? (uint32_t)c->new_args[i] : c->new_args[i]);
+	if (c->nr_dirty) {
+		/* 64-bit: the stub reads the number back from orig_ax; compat
+		 * (before int80_emulation): it is still in ax. */
+		sc_write_reg(sc, c->regs_va, c->compat ? sc->r.ax : sc->r.orig_ax, (uint64_t)(int64_t)c->new_nr);
+	}
+	if (c->deny) {
+		sc_write_reg(sc, c->regs_va, sc->r.ax, (uint64_t)(int64_t)-c->deny_err);
+		return GEARS_SC_ACT_DENY;
+	}
+	if (c->ret_dirty)
+		sc_write_reg(sc, c->regs_va, sc->r.ax, (uint64_t)c->new_ret);
+	return kind == GEARS_SC_REQ_HCALL ? GEARS_SC_ACT_SKIP : GEARS_SC_ACT_CONTINUE;
+}
+
+static int serve_slot(struct gears_sc *sc, int cpu)
+{
+	struct gears_sc_slot *s = &sc->slots[cpu];
+	struct gears_sc_call c = { .sc = sc, .delivery = GEARS_SC_SYNC, .cpu = cpu };
+	uint32_t expect = GEARS_SC_SLOT_POSTED, kind, act = GEARS_SC_ACT_CONTINUE;
+
+	if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != GEARS_SC_SLOT_POSTED)
+		return 0;
+	if (!__atomic_compare_exchange_n(&s->state, &expect, GEARS_SC_SLOT_CLAIMED, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return 0;
+	/* Guest-written: validate before use. */
+	kind = s->kind;
+	c.nr = (int)s->nr;
+	c.compat = s->compat != 0;
+	c.exit = kind == GEARS_SC_REQ_EXIT;
+	c.cr3 = s->cr3;
+	c.task = s->task;
+	c.tid = s->pid;
+	c.pid = s->tgid;
+	c.time_ns = sc_tsc_ns(sc, s->tsc);
+	memcpy(c.comm, s->comm, sizeof(c.comm));
+	c.comm[sizeof(c.comm) - 1] = 0;
+	if (kind < GEARS_SC_REQ_ENTRY || kind > GEARS_SC_REQ_HCALL || s->cpu != (uint32_t)cpu ||
+	    call_from_regs(sc, &c, s->regs)) {
+		sc->st.bad_records++;
+		goto done;
+	}
+	if (kind == GEARS_SC_REQ_HCALL) {
+		c.nr = (int)GEARS_HCALL_NR;
+		c.ret = -ENOSYS;
+		if (sc->hcall_fn) {
+			sc->hcall_fn(&c, sc->hcall_ctx);
+			sc->st.delivered++;
+		}
+	} else {
+		sc_dispatch(sc, &c);
+	}
+	act = apply_sync(sc, &c, kind);
+	sc->st.sync_requests++;
+done:
+	s->action = act;
+	expect = GEARS_SC_SLOT_CLAIMED;
+	if (!__atomic_compare_exchange_n(&s->state, &expect, GEARS_SC_SLOT_DONE, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		sc->st.sync_late++;
+	return 1;
+}
+
+static int serve_slots(struct gears_sc *sc)
+{
+	int n = 0;
+
+	for (int cpu = 0; cpu < sc->ncpus; cpu++)
+		n += serve_slot(sc, cpu);
+	return n;
+}
+
+static int drain_ring(struct gears_sc *sc)
+{
+	uint64_t head = __atomic_load_n(&sc->ctl->ring_head, __ATOMIC_ACQUIRE);
+	int n = 0;
+
+	/* The guest owns head; bound the work whatever it says. */
+	while (sc->tail != head && n < (int)GEARS_SC_RING_SLOTS) {
+		struct gears_sc_ev *slot = &sc->ring[sc->tail & (GEARS_SC_RING_SLOTS - 1)];
+		struct gears_sc_ev ev;
+		struct gears_sc_call c = { .sc = sc, .delivery = GEARS_SC_RING };
+
+		if (__atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE) != sc->tail + 1) {
+			/* Reserved but not yet written. A writer cannot be interrupted
+			 * (IRQs are off), so one that stays unwritten is garbage. */
+			uint64_t now = gears_now_ns();
+
+			if (!sc->stuck_since)
+				sc->stuck_since = now;
+			if (now - sc->stuck_since < RING_STUCK_NS)
+				break;
+			sc->st.bad_records++;
+			sc->stuck_since = 0;
+			sc->tail++;
+			__atomic_store_n(&sc->ctl->ring_tail, sc->tail, __ATOMIC_RELEASE);
+			continue;
+		}
+		sc->stuck_since = 0;
+		memcpy(&ev, slot, sizeof(ev));
+		sc->tail++;
+		__atomic_store_n(&sc->ctl->ring_tail, sc->tail, __ATOMIC_RELEASE);
+		n++;
+		sc->st.ring_events++;
+		if ((ev.kind != GEARS_SC_EV_ENTRY && ev.kind != GEARS_SC_EV_EXIT) ||
+		    ev.data_len > GEARS_SC_EV_DATA || ev.nr >= GEARS_SC_NR_MAX) {
+			sc->st.bad_records++;
+			continue;
+		}
+		ev.comm[sizeof(ev.comm) - 1] = 0;
+		if (ev.data_len)
+			ev.data[ev.data_len - 1] = 0;
+		c.ev = &ev;
+		c.exit = ev.kind == GEARS_SC_EV_EXIT;
+		c.compat = ev.flags & GEARS_SC_EVF_COMPAT;
+		c.denied = ev.flags & GEARS_SC_EVF_DENIED;
+		c.nr = (int)ev.nr;
+		memcpy(c.args, ev.args, sizeof(c.args));
+		c.ret = ev.ret;
+		c.pid = ev.tgid;
+		c.tid = ev.pid;
+		c.cpu = ev.cpu;
+		memcpy(c.comm, ev.comm, sizeof(c.comm));
+		c.cr3 = ev.cr3;
+		c.task = ev.task;
+		c.regs_va = ev.regs;
+		c.uip = ev.ip;
+		c.time_ns = sc_tsc_ns(sc, ev.tsc);
+		sc_dispatch(sc, &c);
+	}
+	return n;
+}
+
+int gears_sc__poll(struct gears_sc *sc, int timeout_us)
+{
+	uint64_t deadline = gears_now_ns() + (uint64_t)(timeout_us > 0 ? timeout_us : 0) * 1000ull;
+
+	for (;;) {
+		int n = 0, r;
+
+		if (sc->stub) {
+			n += serve_slots(sc);
+			n += drain_ring(sc);
+		}
+		if (sc->bps) {
+			r = sc_exit_poll(sc, 0);
+			if (r < 0)
+				return r;
+			n += r;
+		}
+		if (n)
+			return n;
+		uint64_t now = gears_now_ns();
+
+		if (now >= deadline)
+			return 0;
+		/* Nothing yet. Sleep briefly: a guest may be spinning on a slot. */
+		uint64_t nap = GEARS_MIN(deadline - now, gears_sc__busy(sc) ? 50000ull : 1000000ull);
+
+		if (sc->bps) {
+			r = sc_exit_poll(sc, (int)(nap / 1000));
+			if (r)
+				return r;
+		} else {
+			nanosleep(&(struct timespec){ .tv_nsec = (long)nap }, NULL);
+		}
+	}
+}

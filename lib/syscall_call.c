@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+/* The handlers' view of an intercepted call (struct gears_sc_call). */
+#include "syscall_int.h"
+
+int gears_sc_call__nr(const struct gears_sc_call *c)
+{
+	return c->nr_dirty ? c->new_nr : c->nr;
+}
+
+bool gears_sc_call__is_exit(const struct gears_sc_call *c)
+{
+	return c->exit;
+}
+
+bool gears_sc_call__compat(const struct gears_sc_call *c)
+{
+	return c->compat;
+}
+
+unsigned gears_sc_call__delivery(const struct gears_sc_call *c)
+{
+	return c->delivery;
+}
+
+uint64_t gears_sc_call__arg(const struct gears_sc_call *c, int i)
+{
+	if (i < 0 || i > 5)
+		return 0;
+	return (c->args_dirty & (1u << i)) ? c->new_args[i] : c->args[i];
+}
+
+int64_t gears_sc_call__ret(const struct gears_sc_call *c)
+{
+	return c->ret_dirty ? c->new_ret : c->ret;
+}
+
+int gears_sc_call__pid(const struct gears_sc_call *c)
+{
+	return c->pid;
+}
+
+int gears_sc_call__tid(const struct gears_sc_call *c)
+{
+	return c->tid;
+}
+
+const char *gears_sc_call__comm(const struct gears_sc_call *c)
+{
+	return c->comm;
+}
+
+int gears_sc_call__cpu(const struct gears_sc_call *c)
+{
+	return c->cpu;
+}
+
+uint64_t gears_sc_call__cr3(const struct gears_sc_call *c)
+{
+	return c->cr3;
+}
+
+uint64_t gears_sc_call__task(const struct gears_sc_call *c)
+{
+	return c->task;
+}
+
+uint64_t gears_sc_call__user_ip(const struct gears_sc_call *c)
+{
+	return c->uip;
+}
+
+uint64_t gears_sc_call__user_sp(const struct gears_sc_call *c)
+{
+	return c->usp;
+}
+
+uint64_t gears_sc_call__time_ns(const struct gears_sc_call *c)
+{
+	return c->time_ns;
+}
+
+bool gears_sc_call__denied(const struct gears_sc_call *c)
+{
+	return c->denied;
+}
+
+int gears_sc_call__read(const struct gears_sc_call *c, uint64_t va, void *buf, size_t len)
+{
+	return gears_vmem__read(c->sc->mem, c->cr3, c->sc->levels, va, buf, len);
+}
+
+int gears_sc_call__read_str(const struct gears_sc_call *c, uint64_t va, char *buf, size_t max)
+{
+	return gears_vmem__read_str(c->sc->mem, c->cr3, c->sc->levels, va, buf, max);
+}
+
+static bool can_change(const struct gears_sc_call *c)
+{
+	return c->delivery == GEARS_SC_SYNC || c->delivery == GEARS_SC_EXIT;
+}
+
+int gears_sc_call__write(struct gears_sc_call *c, uint64_t va, const void *buf, size_t len)
+{
+	if (!can_change(c))
+		return gears_err(EPERM, "ring-mode handlers observe only");
+	return gears_vmem__write(c->sc->mem, c->cr3, c->sc->levels, va, buf, len, true);
+}
+
+const char *gears_sc_call__captured(const struct gears_sc_call *c, int n)
+{
+	const char *p, *end;
+
+	if (!c->ev || n < 0)
+		return NULL;
+	p = c->ev->data;
+	end = p + c->ev->data_len;
+	while (p < end) {
+		size_t l = strnlen(p, (size_t)(end - p));
+
+		if (p + l >= end)
+			return NULL;	/* unterminated (the drain code forbids it) */
+		if (n-- == 0)
+			return p;
+		p += l + 1;
+	}
+	return NULL;
+}
+
+int gears_sc_call__set_arg(struct gears_sc_call *c, int i, uint64_t v)
+{
+	if (!can_change(c) || c->exit)
+		return gears_err(EPERM, "arguments can be changed at entry, in sync or exit delivery");
+	if (i < 0 || i > 5)
+		return gears_err(EINVAL, "argument index %d", i);
+	c->new_args[i] = v;
+	c->args_dirty |= 1u << i;
+	return 0;
+}
+
+int gears_sc_call__set_nr(struct gears_sc_call *c, int nr)
+{
+	if (!can_change(c) || c->exit)
+		return gears_err(EPERM, "the number can be changed at entry, in sync or exit delivery");
+	c->new_nr = nr;
+	c->nr_dirty = true;
+	return 0;
+}
+
+int gears_sc_call__deny(struct gears_sc_call *c, int err)
+{
+	if (!can_change(c) || c->exit)
+		return gears_err(EPERM, "calls can be denied at entry, in sync or exit delivery");
+	if (err <= 0 || err > 4095)
+		return gears_err(EINVAL, "errno %d out of range", err);
+	c->deny = true;
+	c->deny_err = err;
+	return 0;
+}
+
+int gears_sc_call__set_ret(struct gears_sc_call *c, int64_t v)
+{
+	bool hcall = c->nr == (int)GEARS_HCALL_NR && !c->exit;
+
+	if (!can_change(c) || (!c->exit && !hcall))
+		return gears_err(EPERM, "the return value can be changed at the return (sync or exit)");
+	c->new_ret = v;
+	c->ret_dirty = true;
+	return 0;
+}

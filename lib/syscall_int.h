@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals of system call interception shared by lib/syscall*.c. */
+#ifndef GEARS_SYSCALL_INT_H
+#define GEARS_SYSCALL_INT_H
+
+#include <gears/gdb.h>
+#include <gears/linux.h>
+#include <gears/region.h>
+#include <gears/syscall.h>
+#include <gears/vm.h>
+#include <gears-guest/sc_abi.h>
+
+#include "internal.h"
+
+#define SC_MAX_HANDLERS 64
+#define SC_MAX_DENY 64
+
+struct sc_handler {
+	int id;
+	int nr;
+	unsigned flags;
+	gears_sc_handler_fn fn;
+	void *ctx;
+};
+
+/* pt_regs member offsets, from the guest kernel's BTF. */
+struct sc_regs_layout {
+	uint32_t di, si, dx, r10, r8, r9, ax, orig_ax, ip, sp, bx, cx, bp, size;
+};
+
+struct gears_sc_call {
+	struct gears_sc *sc;
+	unsigned delivery;
+	bool exit, compat;
+	int nr;
+	uint64_t args[6];
+	int64_t ret;
+	int pid, tid, cpu;
+	char comm[16];
+	uint64_t cr3, task, uip, usp, time_ns;
+	uint64_t regs_va;		/* struct pt_regs * (sync, exit-return, compat) */
+	const struct gears_sc_ev *ev;	/* ring */
+	bool denied;
+	/* changes requested by handlers */
+	unsigned args_dirty;
+	uint64_t new_args[6];
+	bool nr_dirty, deny, ret_dirty;
+	int new_nr, deny_err;
+	int64_t new_ret;
+};
+
+struct sc_deny {			/* exit mode: a denied call awaiting its return */
+	uint64_t task;
+	int err;
+};
+
+struct gears_sc {
+	struct gears_vm *vm;
+	struct gears_linux *l;
+	struct gears_mem *mem;
+	struct gears_region *region;
+	uint64_t kcr3;
+	int levels;
+	unsigned sync_timeout_ms;
+
+	/* kernel facts */
+	uint64_t entry64, do_syscall_64, call64;	/* LSTAR target, callee, call site */
+	uint64_t int80_fn, call80;			/* compat: callee and call site (0: none) */
+	uint8_t orig64[5], orig80[5];
+	uint64_t strncpy_nofault, copy_nofault;
+	uint64_t gs_current_task, gs_cpu_number;
+	uint32_t off_pid, off_tgid, off_comm;
+	struct sc_regs_layout r;
+	uint64_t tsc_khz;
+	int ncpus;
+
+	/* state */
+	bool stub;
+	bool bps;
+	struct gears_sc_ctl *ctl;
+	struct gears_sc_slot *slots;
+	struct gears_sc_ev *ring;
+	uint64_t tail;
+	uint64_t stuck_since;
+
+	struct sc_handler h[SC_MAX_HANDLERS];
+	int nh, next_id;
+	gears_sc_handler_fn hcall_fn;
+	void *hcall_ctx;
+
+	struct sc_deny deny[SC_MAX_DENY];
+	struct gears_sc_stats st;
+};
+
+/* lib/syscall.c */
+int sc_dispatch(struct gears_sc *sc, struct gears_sc_call *c);
+int sc_read_regs(struct gears_sc *sc, uint64_t regs_va, uint64_t *buf, size_t n);
+int sc_write_reg(struct gears_sc *sc, uint64_t regs_va, uint32_t off, uint64_t v);
+int sc_task_info(struct gears_sc *sc, uint64_t task, struct gears_sc_call *c);
+uint64_t sc_tsc_ns(const struct gears_sc *sc, uint64_t tsc);
+
+/* lib/syscall_exit.c: exit mode (gdbstub breakpoints) */
+int sc_bps_install(struct gears_sc *sc);
+void sc_bps_remove(struct gears_sc *sc);
+int sc_exit_poll(struct gears_sc *sc, int timeout_us);
+
+#endif

@@ -1,0 +1,36 @@
+#!/bin/sh
+# `make demo`: boot the default guest, look inside it from outside, run a
+# command in it, power it off. Every step prints what it shows.
+set -eu
+GEARS=${GEARS:-build/gears}
+VM=demo-$$
+log=$(mktemp)
+trap '"$GEARS" stop "$VM" >/dev/null 2>&1 || true; rm -f "$log"' EXIT
+
+echo "== gears run: booting the default guest (Debian cloud kernel, busybox initramfs)"
+"$GEARS" run --name "$VM" --timing -- sh -c 'sleep 100000' >"$log" 2>&1 &
+i=0
+until "$GEARS" exec "$VM" true >/dev/null 2>&1; do
+	i=$((i + 1)); [ $i -lt 300 ] || { cat "$log"; exit 1; }
+	sleep 0.2
+done
+grep timing "$log" || true
+"$GEARS" exec "$VM" -- sh -c 'sleep 3000 & sleep 3000 & exec >/dev/null 2>&1'
+
+echo
+echo "== gears kernel: read from guest memory (kallsyms, BTF), no guest help"
+"$GEARS" kernel "$VM"
+echo
+echo "== gears ps --no-kthreads: the task list, walked from init_task"
+"$GEARS" ps --no-kthreads "$VM"
+echo
+echo "== gears region verify: host-mapped shared memory, read back by the guest kernel"
+"$GEARS" region "$VM" verify
+echo
+echo "== gears exec: a command in the guest, through the default image's agent"
+"$GEARS" exec "$VM" -- uname -a
+echo
+echo "== gears stop"
+"$GEARS" stop "$VM"
+wait
+echo "done"

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Run the VM tests (tests/vm/test_*.sh and services/*/tests/vm/test_*.sh).
+# Each boots its own guest; a summary is printed and any failure fails the run.
+# TESTS="name ..." restricts the set.
+set -u
+GEARS=${GEARS:-$(pwd)/build/gears}
+export GEARS
+fail=0; n=0; failed=""
+for t in tests/vm/test_*.sh services/*/tests/vm/test_*.sh; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .sh)
+	if [ -n "${TESTS:-}" ] && ! echo " $TESTS " | grep -q " $name "; then
+		continue
+	fi
+	n=$((n + 1))
+	start=$(date +%s)
+	echo "== $name"
+	if timeout 600 sh "$t"; then
+		echo "   ($(( $(date +%s) - start )) s)"
+	else
+		echo "FAILED: $name"
+		fail=1
+		failed="$failed $name"
+	fi
+done
+echo "VM tests: $n run${failed:+, failed:$failed}"
+exit $fail

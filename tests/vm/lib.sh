@@ -1,0 +1,53 @@
+# Shared helpers for VM tests (sourced). Each test boots its own guest with a
+# unique name and stops it on exit, whatever happens.
+set -u
+GEARS=${GEARS:-$(pwd)/build/gears}
+TEST_NAME=$(basename "$0" .sh)
+VM=t-$TEST_NAME-$$
+TMP=$(mktemp -d /tmp/gears-test.XXXXXX)
+VM_PID=
+
+fail() {
+	echo "FAIL: $TEST_NAME: $*" >&2
+	exit 1
+}
+
+ok() {
+	echo "ok   $TEST_NAME: $*"
+}
+
+cleanup() {
+	if [ -n "$VM_PID" ] && kill -0 "$VM_PID" 2>/dev/null; then
+		"$GEARS" stop "$VM" >/dev/null 2>&1 || kill "$VM_PID" 2>/dev/null
+		wait "$VM_PID" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+# vm_start [gears run options...]: boot a guest named $VM in the background,
+# idling, and wait until its agent answers.
+vm_start() {
+	"$GEARS" run --name "$VM" "$@" -- sleep 1000000 >"$TMP/console.log" 2>"$TMP/run.err" &
+	VM_PID=$!
+	i=0
+	while ! "$GEARS" exec "$VM" true >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 300 ] || ! kill -0 "$VM_PID" 2>/dev/null; then
+			cat "$TMP/run.err" >&2
+			fail "VM did not come up"
+		fi
+		sleep 0.2
+	done
+}
+
+# guest CMD...: run a command in the guest, output on stdout.
+guest() {
+	"$GEARS" exec "$VM" -- "$@"
+}
+
+vm_stop() {
+	"$GEARS" stop "$VM" >/dev/null 2>&1
+	wait "$VM_PID" 2>/dev/null
+	VM_PID=
+}
