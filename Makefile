@@ -96,13 +96,18 @@ $(O)/gears: $(CLI_OBJS) $(O)/libgears.a
 
 # ---- guest side: static programs that go into the default image ----
 GUEST_CC      := gcc
-GUEST_CFLAGS  := -std=gnu11 -O2 -Wall -Wextra -Werror -static -Iguest/include
+GUEST_CFLAGS  := -std=gnu11 -O2 -Wall -Wextra -Werror -static -D_GNU_SOURCE -Iguest/include
 GUEST_PROGS   := $(patsubst guest/progs/%.c,build/guest/bin/%,$(wildcard guest/progs/*.c)) \
+                 $(patsubst guest/progs32/%.c,build/guest/bin/%,$(wildcard guest/progs32/*.c)) \
                  build/guest/bin/gears-agent
 guest: $(GUEST_PROGS)
 build/guest/bin/%: guest/progs/%.c $(wildcard guest/include/*/*.h)
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS) -o $@ $<
+# 32-bit guest programs (compat int 0x80), freestanding: no i386 libc needed.
+build/guest/bin/%: guest/progs32/%.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) -m32 -static -nostdlib -ffreestanding -fno-pie -no-pie -O2 -Wall -Wextra -Werror -o $@ $<
 build/guest/bin/gears-agent: guest/agent/gears-agent.c
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS) -o $@ $<

@@ -27,6 +27,7 @@
 
 #include "cli.h"
 #include "frame.h"
+#include "trace_srv.h"
 #include "../lib/sock.h"
 
 #define MAX_CLIENTS 32
@@ -36,10 +37,17 @@
 #define AGENT_TIMEOUT_MS 120000	/* TCG boot is ~4 s; a loaded CI machine is slower */
 #define POWEROFF_TIMEOUT_MS 15000
 #define ESCAPE_CHAR 0x1d	/* Ctrl-] */
+#define MARK_WAIT_MS 3000	/* EXIT seen: how long the end mark may lag */
+#define GEARS_MIN_SZ(a, b) ((a) < (b) ? (a) : (b))
+
+#define OUTQ_MAX (256u << 20)	/* a client this far behind loses records */
 
 struct client {
 	int fd;
 	struct frame_reader rd;
+	char *out;		/* frames not yet written (non-blocking socket) */
+	size_t out_len, out_cap;
+	uint64_t lost;		/* frames dropped because out was full */
 };
 
 struct fwd {			/* an agent request made on behalf of a client */
@@ -64,10 +72,20 @@ struct sup {
 	char *early;
 	size_t early_len;
 	bool show_console;
+	bool want_mark;		/* RUN: the command's output ends at the agent's mark */
+	char mark[32];
+	size_t mark_len;
+	size_t held;		/* bytes at the end of out_hold that may start the mark */
+	char out_hold[32];
+	uint64_t mark_deadline;	/* EXIT came: wait this long for the mark */
+	bool exit_pending;	/* EXIT seen, power-off waits for the mark */
 	struct client clients[MAX_CLIENTS];
 	struct fwd fwd[MAX_FWD];
 	int nfwd;
 	uint32_t next_id;
+	bool hold;		/* --hold: start the command when a client says GO */
+	int main_pid;		/* pid of the command in the guest (agent's PID frame) */
+	struct tsrv *ts;	/* system call tracing for `gears trace` clients */
 	bool stopping;		/* graceful power-off requested */
 	uint64_t stop_deadline;
 	int sigints;
@@ -75,6 +93,8 @@ struct sup {
 	char why[256];		/* why the VM went away, if abnormally */
 	bool guest_reset;
 };
+
+static void client_send(void *ctx, int ci, const char *type, uint32_t id, const void *data, size_t len);
 
 static void help(FILE *f)
 {
@@ -89,6 +109,8 @@ static void help(FILE *f)
 		"  --accel MODE       auto (default), tcg or kvm; auto picks kvm only where hardware\n"
 		"                     virtualization can boot Linux\n"
 		"  --timing           print boot milestones (QEMU up, guest /init, agent ready)\n"
+		"  --hold             boot, but start CMD only when a client on the control socket\n"
+		"                     says GO (how `gears trace -- CMD` starts tracing first)\n"
 		"  -- CMD ARGS...     run CMD in the guest, pass its output through, power off and\n"
 		"                     exit with CMD's status; without CMD, an interactive console\n"
 		"                     (Ctrl-] leaves and stops the VM)\n\n"
@@ -125,6 +147,40 @@ static void out_write(const char *p, size_t n)
 	gears_sock_write_all(1, p, n);
 }
 
+static void power_off(struct sup *s);
+
+/*
+ * RUN output: pass bytes through until the agent's end mark, holding back a
+ * tail that could be the start of a mark split across reads.
+ */
+static void console_marked(struct sup *s, const char *buf, size_t n)
+{
+	char tmp[65536 + 32];
+	size_t len = s->held, i;
+
+	memcpy(tmp, s->out_hold, s->held);
+	memcpy(tmp + len, buf, n);
+	len += n;
+	s->held = 0;
+	char *m = memmem(tmp, len, s->mark, s->mark_len);
+
+	if (m) {
+		out_write(tmp, (size_t)(m - tmp));
+		s->show_console = false;	/* the rest is the kernel powering off */
+		s->want_mark = false;
+		if (s->exit_pending)
+			power_off(s);
+		return;
+	}
+	/* Keep the longest suffix that is a prefix of the mark. */
+	for (i = GEARS_MIN_SZ(len, s->mark_len - 1); i > 0; i--)
+		if (!memcmp(tmp + len - i, s->mark, i))
+			break;
+	out_write(tmp, len - i);
+	memcpy(s->out_hold, tmp + len - i, i);
+	s->held = i;
+}
+
 static void console_input(struct sup *s)
 {
 	char buf[65536];
@@ -135,7 +191,9 @@ static void console_input(struct sup *s)
 		s->con_fd = -1;
 		return;
 	}
-	if (s->show_console) {
+	if (s->show_console && s->want_mark) {
+		console_marked(s, buf, (size_t)n);
+	} else if (s->show_console) {
 		out_write(buf, (size_t)n);
 	} else if (s->early_len + (size_t)n <= EARLY_MAX) {
 		memcpy(s->early + s->early_len, buf, (size_t)n);
@@ -170,6 +228,10 @@ static void start_command(struct sup *s)
 	/* RUN switches off the console's output processing, so what the command
 	 * writes reaches our stdout byte for byte; on a terminal, CONSOLE keeps
 	 * the usual tty behaviour. */
+	if (!s->tty && s->cmd) {
+		s->want_mark = true;
+		s->mark_len = (size_t)snprintf(s->mark, sizeof(s->mark), "\033]gears-end;%d\007", MAIN_ID);
+	}
 	frame_send(s->agent_fd, (s->tty || !s->cmd) ? "CONSOLE" : "RUN", MAIN_ID, payload, len);
 	free(payload);
 	s->cmd_sent = true;
@@ -216,6 +278,10 @@ static int parse_status(const char *p)
 
 static void agent_frame(struct sup *s, struct frame *f)
 {
+	if (f->id == 0 && !strcmp(f->type, "FAIL")) {
+		fprintf(stderr, "gears: guest agent: %s\n", f->data);
+		return;
+	}
 	if (!strcmp(f->type, "INIT")) {
 		s->t_init = cli_now_ns();
 		if (s->timing)
@@ -227,33 +293,32 @@ static void agent_frame(struct sup *s, struct frame *f)
 		s->agent = AG_READY;
 		if (s->timing)
 			fprintf(stderr, "gears: timing: agent ready at %.1f ms\n", ms_since(s, s->t_ready));
-		if (!s->cmd_sent)
+		if (!s->cmd_sent && !s->hold)
 			start_command(s);
+		return;
+	}
+	if (f->id == MAIN_ID && !strcmp(f->type, "PID")) {
+		s->main_pid = atoi(f->data);
+		tsrv_announce_pid(s->ts, s->main_pid);
 		return;
 	}
 	if (f->id == MAIN_ID) {
 		if (!strcmp(f->type, "EXIT") || !strcmp(f->type, "FAIL")) {
-			/* The agent drained the console before sending EXIT: what is
-			 * queued now is the command's; what comes later is the kernel
-			 * powering off. */
-			while (s->con_fd >= 0 && s->show_console &&
-			       gears_sock_wait_readable(s->con_fd, 0) > 0) {
-				int before = s->con_fd;
-
-				console_input(s);
-				if (s->con_fd != before)
-					break;
-			}
-			if (!s->tty)
-				s->show_console = false;
 			s->cmd_done = true;
 			if (!strcmp(f->type, "EXIT")) {
 				s->cmd_status = parse_status(f->data);
 			} else {
 				fprintf(stderr, "gears: guest could not run the command: %s\n", f->data);
 				s->cmd_status = 127;
+				s->want_mark = false;
 			}
-			power_off(s);
+			if (s->want_mark) {
+				/* Its last output may still be on the console wire. */
+				s->exit_pending = true;
+				s->mark_deadline = cli_now_ns() + MARK_WAIT_MS * 1000000ull;
+			} else {
+				power_off(s);
+			}
 		}
 		return;
 	}
@@ -261,10 +326,7 @@ static void agent_frame(struct sup *s, struct frame *f)
 
 	if (!w)
 		return;
-	struct client *c = &s->clients[w->client];
-
-	if (c->fd >= 0)
-		frame_send(c->fd, f->type, w->client_id, f->data, f->len);
+	client_send(s, w->client, f->type, w->client_id, f->data, f->len);
 	if (!strcmp(f->type, "EXIT") || !strcmp(f->type, "FAIL"))
 		drop_fwd(s, w);
 }
@@ -304,9 +366,68 @@ static int ctl_listen(struct sup *s)
 	return fd;
 }
 
+/* Queue a frame for a client; written when its socket can take it. */
+static void client_send(void *ctx, int ci, const char *type, uint32_t id, const void *data, size_t len)
+{
+	struct sup *s = ctx;
+	struct client *c = &s->clients[ci];
+	char hdr[64];
+	int h = snprintf(hdr, sizeof(hdr), "%s %u %zu\n", type, id, len);
+
+	if (c->fd < 0)
+		return;
+	if (c->out_len + (size_t)h + len > OUTQ_MAX) {
+		c->lost++;
+		return;
+	}
+	if (c->out_len + (size_t)h + len > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 65536;
+
+		while (cap < c->out_len + (size_t)h + len)
+			cap *= 2;
+		char *nb = realloc(c->out, cap);
+
+		if (!nb) {
+			c->lost++;
+			return;
+		}
+		c->out = nb;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, hdr, (size_t)h);
+	memcpy(c->out + c->out_len + h, data, len);
+	c->out_len += (size_t)h + len;
+}
+
+static void client_flush(struct sup *s, int ci)
+{
+	struct client *c = &s->clients[ci];
+
+	while (c->out_len) {
+		ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n <= 0)
+			return;
+		memmove(c->out, c->out + n, c->out_len - (size_t)n);
+		c->out_len -= (size_t)n;
+	}
+	if (c->lost) {
+		char txt[24];
+		int k = snprintf(txt, sizeof(txt), "%llu", (unsigned long long)c->lost);
+
+		c->lost = 0;
+		client_send(s, ci, "LOST", 0, txt, (size_t)k);
+	}
+}
+
 static void client_close(struct sup *s, int i)
 {
 	struct client *c = &s->clients[i];
+
+	tsrv_drop_client(s->ts, i);
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_cap = 0;
 
 	/* A client that goes away takes its guest processes with it. */
 	for (int k = s->nfwd - 1; k >= 0; k--) {
@@ -323,17 +444,15 @@ static void client_close(struct sup *s, int i)
 
 static void client_frame(struct sup *s, int ci, struct frame *f)
 {
-	struct client *c = &s->clients[ci];
-
 	if (!strcmp(f->type, "EXEC")) {
 		if (s->agent != AG_READY || s->agent_fd < 0 || s->stopping) {
 			const char *m = s->stopping ? "VM is shutting down" : "guest agent not ready";
 
-			frame_send(c->fd, "FAIL", f->id, m, strlen(m));
+			client_send(s, ci, "FAIL", f->id, m, strlen(m));
 			return;
 		}
 		if (s->nfwd >= MAX_FWD) {
-			frame_send(c->fd, "FAIL", f->id, "too many requests", 17);
+			client_send(s, ci, "FAIL", f->id, "too many requests", 17);
 			return;
 		}
 		uint32_t aid = s->next_id++;
@@ -344,6 +463,31 @@ static void client_frame(struct sup *s, int ci, struct frame *f)
 		for (int k = 0; k < s->nfwd; k++)
 			if (s->fwd[k].client == ci && s->fwd[k].client_id == f->id && s->agent_fd >= 0)
 				frame_send(s->agent_fd, "SIGNAL", s->fwd[k].agent_id, f->data, f->len);
+	} else if (!strcmp(f->type, "TRACE")) {
+		char err[512];
+		int r = tsrv_subscribe(s->ts, ci, f->id, f->data, err, sizeof(err));
+
+		if (r)
+			client_send(s, ci, "FAIL", f->id, err, strlen(err));
+		else
+			client_send(s, ci, "OK", f->id, NULL, 0);
+		if (!r && s->main_pid > 0) {
+			char txt[24];
+			int k = snprintf(txt, sizeof(txt), "%d", s->main_pid);
+
+			client_send(s, ci, "PID", 0, txt, (size_t)k);
+		}
+	} else if (!strcmp(f->type, "UNTRACE")) {
+		tsrv_unsubscribe(s->ts, ci, f->id);
+		client_send(s, ci, "OK", f->id, NULL, 0);
+	} else if (!strcmp(f->type, "STATS")) {
+		tsrv_poll(s->ts);	/* what is in the ring now counts */
+		tsrv_stats(s->ts, ci, f->id);
+	} else if (!strcmp(f->type, "GO")) {
+		s->hold = false;
+		if (s->agent == AG_READY && !s->cmd_sent)
+			start_command(s);
+		client_send(s, ci, "OK", f->id, NULL, 0);
 	} else if (!strcmp(f->type, "STOP")) {
 		snprintf(s->why, sizeof(s->why), "stopped by `gears stop`");
 		if (!s->cmd_done)
@@ -357,11 +501,11 @@ static void client_frame(struct sup *s, int ci, struct frame *f)
 				      "ready_ms", s->t_ready ? ms_since(s, s->t_ready) : -1.0);
 		char *txt = json_dumps(j, JSON_COMPACT);
 
-		frame_send(c->fd, "INFO", f->id, txt, strlen(txt));
+		client_send(s, ci, "INFO", f->id, txt, strlen(txt));
 		free(txt);
 		json_decref(j);
 	} else {
-		frame_send(c->fd, "FAIL", f->id, "unknown request", 15);
+		client_send(s, ci, "FAIL", f->id, "unknown request", 15);
 	}
 }
 
@@ -476,13 +620,19 @@ static int loop(struct sup *s)
 {
 	uint64_t agent_deadline = cli_now_ns() + AGENT_TIMEOUT_MS * 1000000ull;
 	uint64_t next_watchdog = cli_now_ns() + 1000000000ull;
+	uint64_t busy_until = 0;	/* recent synchronous work: keep polling */
 
 	for (;;) {
 		struct pollfd p[8 + MAX_CLIENTS];
-		int n = 0, idx_sig, idx_con = -1, idx_agent = -1, idx_qmp, idx_ctl, idx_in = -1;
+		int n = 0, idx_sig, idx_con = -1, idx_agent = -1, idx_qmp, idx_ctl, idx_in = -1, idx_ts = -1;
 		int cidx[MAX_CLIENTS];
 		uint64_t now = cli_now_ns();
-		int timeout = 1000;
+		int sleep_us = tsrv_sleep_us(s->ts), tsfd = tsrv_fd(s->ts);
+
+		/* A guest waiting on a synchronous request spins until we answer:
+		 * while requests keep coming, do not sleep between polls. */
+		if (now < busy_until)
+			sleep_us = 0;
 
 		p[idx_sig = n++] = (struct pollfd){ .fd = s->sig_fd, .events = POLLIN };
 		p[idx_qmp = n++] = (struct pollfd){ .fd = gears_qmp__fd(gears_vm__qmp(s->vm)), .events = POLLIN };
@@ -493,12 +643,20 @@ static int loop(struct sup *s)
 			p[idx_agent = n++] = (struct pollfd){ .fd = s->agent_fd, .events = POLLIN };
 		if (s->raw)
 			p[idx_in = n++] = (struct pollfd){ .fd = 0, .events = POLLIN };
+		if (tsfd >= 0)
+			p[idx_ts = n++] = (struct pollfd){ .fd = tsfd, .events = POLLIN };
 		for (int i = 0; i < MAX_CLIENTS; i++) {
 			cidx[i] = -1;
 			if (s->clients[i].fd >= 0) {
 				cidx[i] = n;
-				p[n++] = (struct pollfd){ .fd = s->clients[i].fd, .events = POLLIN };
+				p[n++] = (struct pollfd){ .fd = s->clients[i].fd,
+							  .events = (short)(POLLIN |
+									    (s->clients[i].out_len ? POLLOUT : 0)) };
 			}
+		}
+		if (s->exit_pending && s->want_mark && now >= s->mark_deadline) {
+			s->want_mark = false;
+			power_off(s);
 		}
 		if (s->stopping && now >= s->stop_deadline) {
 			snprintf(s->why, sizeof(s->why), "guest did not power off within %d s; stopped it",
@@ -511,8 +669,15 @@ static int loop(struct sup *s)
 				 "gears-agent? use no CMD for a plain console)", AGENT_TIMEOUT_MS / 1000);
 			return 0;
 		}
-		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)
+		if (sleep_us > 1000000)
+			sleep_us = 1000000;
+		if (ppoll(p, (nfds_t)n, &(struct timespec){ .tv_sec = sleep_us / 1000000,
+							 .tv_nsec = (sleep_us % 1000000) * 1000L }, NULL) < 0 &&
+		    errno != EINTR)
 			return -errno;
+		(void)idx_ts;
+		if (tsrv_poll(s->ts) > 0 && sleep_us <= 100)
+			busy_until = cli_now_ns() + 2000000ull;
 		if (p[idx_sig].revents && signal_input(s))
 			return 0;
 		if (p[idx_qmp].revents && gears_qmp__dispatch(gears_vm__qmp(s->vm)) < 0) {
@@ -529,8 +694,14 @@ static int loop(struct sup *s)
 		if (p[idx_ctl].revents)
 			ctl_accept(s);
 		for (int i = 0; i < MAX_CLIENTS; i++)
-			if (cidx[i] >= 0 && p[cidx[i]].revents && s->clients[i].fd >= 0)
+			if (cidx[i] >= 0 && (p[cidx[i]].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			    s->clients[i].fd >= 0)
 				client_input(s, i);
+		if (tsrv_poll(s->ts) > 0 && tsrv_sleep_us(s->ts) <= 100)
+			busy_until = cli_now_ns() + 2000000ull;
+		for (int i = 0; i < MAX_CLIENTS; i++)
+			if (s->clients[i].fd >= 0 && s->clients[i].out_len)
+				client_flush(s, i);
 		if (!gears_vm__alive(s->vm))
 			return 0;
 		if (cli_now_ns() >= next_watchdog) {
@@ -609,6 +780,7 @@ static int run(int argc, char **argv)
 		{ "mem", required_argument, 0, 'm' }, { "kernel", required_argument, 0, 'k' },
 		{ "initrd", required_argument, 0, 'i' }, { "append", required_argument, 0, 'a' },
 		{ "accel", required_argument, 0, 'A' }, { "timing", no_argument, 0, 'T' },
+		{ "hold", no_argument, 0, 'H' },
 		{ "json", no_argument, 0, 'j' }, { "pretty", no_argument, 0, 'p' },
 		{ 0, 0, 0, 0 }
 	};
@@ -632,6 +804,7 @@ static int run(int argc, char **argv)
 		case 'a': vo.append = optarg; break;
 		case 'A': vo.accel = optarg; break;
 		case 'T': s.timing = true; break;
+		case 'H': s.hold = true; break;
 		case 'j': case 'p': break;
 		default: return cli_usage(&cmd_run, stderr);
 		}
@@ -655,6 +828,7 @@ static int run(int argc, char **argv)
 		fprintf(stderr, "gears: timing: QEMU up at %.1f ms (accel %s)\n",
 			ms_since(&s, cli_now_ns()), gears_vm__accel(s.vm));
 	gears_qmp__set_event_cb(gears_vm__qmp(s.vm), qmp_event, &s);
+	s.ts = tsrv_new(s.vm, client_send, &s);
 	s.con_fd = gears_sock_connect(gears_vm__path(s.vm, "console.sock"), 2000);
 	s.agent_fd = gears_sock_connect(gears_vm__path(s.vm, "agent.sock"), 2000);
 	s.ctl_fd = ctl_listen(&s);
@@ -677,9 +851,18 @@ static int run(int argc, char **argv)
 	if (loop(&s) < 0 && !*s.why)
 		snprintf(s.why, sizeof(s.why), "supervisor failed: %s", strerror(errno));
 	code = finish(&s);
-	for (int i = 0; i < MAX_CLIENTS; i++)
+	tsrv_free(s.ts);
+	s.ts = NULL;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		/* Let clients (a trace's last records) have what is queued. */
+		for (int k = 0; k < 200 && s.clients[i].fd >= 0 && s.clients[i].out_len; k++) {
+			client_flush(&s, i);
+			if (s.clients[i].out_len)
+				gears_sock_wait_writable(s.clients[i].fd, 10);
+		}
 		if (s.clients[i].fd >= 0)
 			client_close(&s, i);
+	}
 	if (s.con_fd >= 0)
 		close(s.con_fd);
 	if (s.agent_fd >= 0)

@@ -34,6 +34,8 @@ struct gears_linux {
 	int nr_cpus;
 	struct gears_ksyms *ks;
 	struct gears_kbtf *btf;
+	struct gears_syscall_sig *sigs;	/* by number, nsigs entries (name[0] == 0: none) */
+	int nsigs;
 	json_t *syms;		/* name -> address */
 	json_t *offs;		/* "type.member" -> offset (-1: absent) */
 	char *cache_path;
@@ -347,6 +349,7 @@ void gears_linux__close(struct gears_linux *l)
 	cache_save(l);
 	gears_ksyms__free(l->ks);
 	gears_kbtf__free(l->btf);
+	free(l->sigs);
 	json_decref(l->syms);
 	json_decref(l->offs);
 	free(l->cache_path);
@@ -549,4 +552,86 @@ int gears_linux__for_each_task(struct gears_linux *l, bool threads, int max,
 			return r;
 	}
 	return count;
+}
+
+/* ---- syscall signatures (ftrace metadata) ---- */
+
+#define SIG_MAX_NR 1024
+
+static void read_cstr(struct gears_linux *l, uint64_t va, char *out, size_t max)
+{
+	if (!va || gears_vmem__read_str(l->mem, l->cr3, l->levels, va, out, max) < 0)
+		out[0] = 0;
+}
+
+static int load_sigs(struct gears_linux *l)
+{
+	uint64_t start, stop;
+	long o_name, o_nr, o_nb, o_types, o_args;
+	size_t n;
+
+	if (l->sigs)
+		return 0;
+	if (gears_linux__sym(l, "__start_syscalls_metadata", &start) ||
+	    gears_linux__sym(l, "__stop_syscalls_metadata", &stop))
+		return gears_err(ENOENT, "guest kernel has no syscall metadata (CONFIG_FTRACE_SYSCALLS)");
+	o_name = gears_linux__offsetof(l, "syscall_metadata", "name");
+	o_nr = gears_linux__offsetof(l, "syscall_metadata", "syscall_nr");
+	o_nb = gears_linux__offsetof(l, "syscall_metadata", "nb_args");
+	o_types = gears_linux__offsetof(l, "syscall_metadata", "types");
+	o_args = gears_linux__offsetof(l, "syscall_metadata", "args");
+	if (o_name < 0 || o_nr < 0 || o_nb < 0 || o_types < 0 || o_args < 0)
+		return gears_err(ENOENT, "guest kernel BTF lacks struct syscall_metadata");
+	if (stop < start || (stop - start) / 8 > 4096)
+		return gears_err(EBADMSG, "implausible syscall metadata table");
+	n = (stop - start) / 8;
+	l->sigs = calloc(SIG_MAX_NR, sizeof(*l->sigs));
+	if (!l->sigs)
+		return -ENOMEM;
+	l->nsigs = SIG_MAX_NR;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t meta, name, types = 0, args = 0;
+		int32_t nr = -1, nb = 0;
+		struct gears_syscall_sig s = { 0 };
+		char full[32];
+
+		if (gears_linux__read_u64(l, start + 8 * i, &meta) || !meta ||
+		    gears_linux__read_u64(l, meta + (uint64_t)o_name, &name) ||
+		    gears_linux__read(l, meta + (uint64_t)o_nr, &nr, 4) ||
+		    gears_linux__read(l, meta + (uint64_t)o_nb, &nb, 4))
+			continue;
+		/* Guest data: numbers and counts are checked, strings bounded. */
+		if (nr < 0 || nr >= SIG_MAX_NR || nb < 0 || nb > 6)
+			continue;
+		read_cstr(l, name, full, sizeof(full));
+		memcpy(s.name, strncmp(full, "sys_", 4) ? full : full + 4, sizeof(s.name) - 4);
+		s.name[sizeof(s.name) - 1] = 0;
+		s.nargs = nb;
+		gears_linux__read_u64(l, meta + (uint64_t)o_types, &types);
+		gears_linux__read_u64(l, meta + (uint64_t)o_args, &args);
+		for (int a = 0; a < nb; a++) {
+			uint64_t p = 0;
+
+			if (types && !gears_linux__read_u64(l, types + 8ull * (unsigned)a, &p))
+				read_cstr(l, p, s.types[a], sizeof(s.types[a]));
+			p = 0;
+			if (args && !gears_linux__read_u64(l, args + 8ull * (unsigned)a, &p))
+				read_cstr(l, p, s.args[a], sizeof(s.args[a]));
+		}
+		if (s.name[0])
+			l->sigs[nr] = s;
+	}
+	return 0;
+}
+
+int gears_linux__syscall_sig(struct gears_linux *l, int nr, struct gears_syscall_sig *sig)
+{
+	int r = load_sigs(l);
+
+	if (r)
+		return r;
+	if (nr < 0 || nr >= l->nsigs || !l->sigs[nr].name[0])
+		return -ENOENT;
+	*sig = l->sigs[nr];
+	return 0;
 }

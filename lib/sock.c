@@ -72,3 +72,14 @@ int gears_sock_wait_readable(int fd, int timeout_ms)
 		return r > 0;
 	}
 }
+
+int gears_sock_wait_writable(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	int r;
+
+	do
+		r = poll(&pfd, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r > 0;
+}

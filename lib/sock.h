@@ -15,4 +15,7 @@ int gears_sock_write_all(int fd, const void *buf, size_t len);
  * Returns 1 readable, 0 timeout, negative errno. */
 int gears_sock_wait_readable(int fd, int timeout_ms);
 
+/* Wait until fd is writable or timeout_ms passes. Same returns. */
+int gears_sock_wait_writable(int fd, int timeout_ms);
+
 #endif

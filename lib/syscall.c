@@ -16,6 +16,7 @@
  */
 #include <inttypes.h>
 #include <poll.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "syscall_int.h"
@@ -52,6 +53,39 @@ static int find_call(struct gears_sc *sc, uint64_t from, uint64_t target, uint64
 		}
 	}
 	return -ENOENT;
+}
+
+/* Calls to `target` inside the function `fn` (bounded by its kallsyms extent). */
+static void find_exit_calls(struct gears_sc *sc, const char *fn, bool compat)
+{
+	const struct gears_ksyms *ks = gears_linux__ksyms(sc->l);
+	uint64_t start, off;
+	uint8_t code[SCAN_CALL];
+	const char *name;
+
+	if (!ks || gears_linux__sym(sc->l, fn, &start) || gears_linux__read(sc->l, start, code, sizeof(code)))
+		return;
+	for (size_t i = 0; i + 5 <= sizeof(code) && sc->nexit < (int)ARRAY_SIZE(sc->exit_site); i++) {
+		int32_t rel;
+		uint64_t at = start + i;
+		bool dup = false;
+
+		if (code[i] != 0xe8)
+			continue;
+		memcpy(&rel, code + i + 1, 4);
+		if (at + 5 + (uint64_t)(int64_t)rel != sc->exit_fn)
+			continue;
+		name = gears_ksyms__symbolize(ks, at, &off);
+		if (!name || strcmp(name, fn))
+			break;	/* past the end of fn */
+		for (int k = 0; k < sc->nexit; k++)
+			dup |= sc->exit_site[k].va == at;
+		if (dup)
+			continue;
+		sc->exit_site[sc->nexit] = (struct sc_site){ .va = at, .compat = compat };
+		memcpy(sc->exit_site[sc->nexit].orig, code + i, 5);
+		sc->nexit++;
+	}
 }
 
 static int member(struct gears_sc *sc, const char *type, const char *m, uint32_t *out)
@@ -107,6 +141,16 @@ static int read_facts(struct gears_sc *sc)
 		return r;
 	if (sc->call80 && gears_linux__read(l, sc->call80, sc->orig80, 5))
 		sc->call80 = 0;
+	/* Where returns are final but signals not yet delivered. */
+	if (!gears_linux__sym(l, "syscall_exit_to_user_mode", &sc->exit_fn)) {
+		find_exit_calls(sc, "do_syscall_64", false);
+		find_exit_calls(sc, "do_int80_emulation", true);
+		find_exit_calls(sc, "int80_emulation", true);
+		find_exit_calls(sc, "do_int80_syscall_32", true);
+	}
+	if (!sc->nexit)
+		pr_info("guest kernel: no syscall_exit_to_user_mode call found; returns are seen "
+			"after signal delivery");
 	gears_linux__sym(l, "strncpy_from_user_nofault", &sc->strncpy_nofault);
 	gears_linux__sym(l, "copy_from_user_nofault", &sc->copy_nofault);
 	if ((r = percpu_sym(sc, "current_task", "current_task", &sc->gs_current_task)) ||
@@ -114,7 +158,8 @@ static int read_facts(struct gears_sc *sc)
 		return r;
 	if ((r = member(sc, "task_struct", "pid", &sc->off_pid)) ||
 	    (r = member(sc, "task_struct", "tgid", &sc->off_tgid)) ||
-	    (r = member(sc, "task_struct", "comm", &sc->off_comm)))
+	    (r = member(sc, "task_struct", "comm", &sc->off_comm)) ||
+	    (r = member(sc, "task_struct", "real_parent", &sc->off_parent)))
 		return r;
 	static const char *const names[] = { "di", "si", "dx", "r10", "r8", "r9", "ax", "orig_ax",
 					     "ip", "sp", "bx", "cx", "bp" };
@@ -138,9 +183,21 @@ static int read_facts(struct gears_sc *sc)
 	return 0;
 }
 
+static uint64_t tsc_per_ms(const struct gears_sc *sc)
+{
+	return sc->tsc_khz;
+}
+
 uint64_t sc_tsc_ns(const struct gears_sc *sc, uint64_t tsc)
 {
 	return (uint64_t)((unsigned __int128)tsc * 1000000u / sc->tsc_khz);
+}
+
+void gears_sc__set_ring_wait(struct gears_sc *sc, int ms)
+{
+	sc->ring_wait_ms = ms < 0 ? 0 : (unsigned)ms;
+	if (sc->ctl)
+		sc->ctl->ring_wait_tsc = tsc_per_ms(sc) * sc->ring_wait_ms;
 }
 
 struct gears_sc *gears_sc__new(struct gears_vm *vm, const struct gears_sc_opts *o)
@@ -152,7 +209,10 @@ struct gears_sc *gears_sc__new(struct gears_vm *vm, const struct gears_sc_opts *
 		return NULL;
 	sc->vm = vm;
 	sc->next_id = 1;
-	sc->sync_timeout_ms = o && o->sz >= sizeof(*o) && o->sync_timeout_ms ? o->sync_timeout_ms : 200;
+	bool has = o && o->sz >= offsetof(struct gears_sc_opts, ring_wait_ms) + sizeof(int);
+
+	sc->sync_timeout_ms = o && o->sync_timeout_ms ? o->sync_timeout_ms : 200;
+	sc->ring_wait_ms = !has || !o->ring_wait_ms ? 50 : o->ring_wait_ms < 0 ? 0 : (unsigned)o->ring_wait_ms;
 	sc->l = gears_vm__linux(vm);
 	sc->mem = gears_vm__mem(vm);
 	if (!sc->l || !sc->mem) {
@@ -188,7 +248,8 @@ int sc_write_reg(struct gears_sc *sc, uint64_t regs_va, uint32_t off, uint64_t v
 
 int sc_task_info(struct gears_sc *sc, uint64_t task, struct gears_sc_call *c)
 {
-	int32_t pid = 0, tgid = 0;
+	int32_t pid = 0, tgid = 0, ppid = 0;
+	uint64_t parent = 0;
 
 	c->task = task;
 	if (task < KERNEL_HALF)
@@ -200,15 +261,13 @@ int sc_task_info(struct gears_sc *sc, uint64_t task, struct gears_sc_call *c)
 	c->comm[sizeof(c->comm) - 1] = 0;
 	c->tid = pid;
 	c->pid = tgid;
+	if (!gears_linux__read_u64(sc->l, task + sc->off_parent, &parent) &&
+	    !gears_linux__read(sc->l, parent + sc->off_tgid, &ppid, 4))
+		c->ppid = ppid;
 	return 0;
 }
 
 /* ---- the stub ---- */
-
-static uint64_t tsc_per_ms(const struct gears_sc *sc)
-{
-	return sc->tsc_khz;
-}
 
 static void ctl_init(struct gears_sc *sc)
 {
@@ -226,12 +285,18 @@ static void ctl_init(struct gears_sc *sc)
 	c->off_pid = sc->off_pid;
 	c->off_tgid = sc->off_tgid;
 	c->off_comm = sc->off_comm;
+	c->off_parent = sc->off_parent;
 	c->r_di = sc->r.di; c->r_si = sc->r.si; c->r_dx = sc->r.dx;
 	c->r_r10 = sc->r.r10; c->r_r8 = sc->r.r8; c->r_r9 = sc->r.r9;
 	c->r_ax = sc->r.ax; c->r_orig_ax = sc->r.orig_ax; c->r_ip = sc->r.ip;
 	c->r_bx = sc->r.bx; c->r_cx = sc->r.cx; c->r_bp = sc->r.bp;
 	c->sync_timeout_tsc = tsc_per_ms(sc) * sc->sync_timeout_ms;
 	c->sync_hard_tsc = tsc_per_ms(sc) * (sc->sync_timeout_ms * 10 + 1000);
+	c->ring_wait_tsc = tsc_per_ms(sc) * sc->ring_wait_ms;
+	c->orig_exit = sc->nexit ? sc->exit_fn : 0;
+	if (getrandom(&c->cookie, sizeof(c->cookie), 0) != sizeof(c->cookie))
+		c->cookie = gears_now_ns() * 0x9e3779b97f4a7c15ull;
+	c->cookie |= 1;	/* never 0, the value of a cleared frame */
 	sc->tail = 0;
 	c->enabled = 1;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -290,6 +355,18 @@ static int stub_install(struct gears_sc *sc)
 	encode_call(sc->call64, stub_va(SC_STUB_OFF_gears_sc_entry64), call);
 	if ((r = gears_gdb__write(g, 0, sc->call64, call, 5)))
 		goto out;
+	for (int i = 0; i < sc->nexit; i++) {
+		struct sc_site *x = &sc->exit_site[i];
+
+		if (!in_rel32(x->va, stub_va(SC_STUB_OFF_gears_sc_exit_hook)) ||
+		    gears_linux__read(sc->l, x->va, now, 5) || memcmp(now, x->orig, 5)) {
+			pr_warn("return hook at 0x%" PRIx64 " skipped (code changed)", x->va);
+			continue;
+		}
+		encode_call(x->va, stub_va(SC_STUB_OFF_gears_sc_exit_hook), call);
+		if ((r = gears_gdb__write(g, 0, x->va, call, 5)))
+			goto out;
+	}
 	if (sc->call80 && in_rel32(sc->call80, stub_va(SC_STUB_OFF_gears_sc_entry_int80))) {
 		encode_call(sc->call80, stub_va(SC_STUB_OFF_gears_sc_entry_int80), call);
 		if (gears_gdb__write(g, 0, sc->call80, call, 5))
@@ -321,6 +398,8 @@ static int stub_remove(struct gears_sc *sc)
 		r = gears_gdb__write(g, 0, sc->call64, sc->orig64, 5);
 	if (!r && sc->call80)
 		r = gears_gdb__write(g, 0, sc->call80, sc->orig80, 5);
+	for (int i = 0; i < sc->nexit && !r; i++)
+		r = gears_gdb__write(g, 0, sc->exit_site[i].va, sc->exit_site[i].orig, 5);
 	/* Calls already inside the stub finish through it and see it disabled. */
 	sc->ctl->enabled = 0;
 	memset(sc->ctl->any, 0, sizeof(sc->ctl->any));
@@ -361,7 +440,7 @@ static void update_selection(struct gears_sc *sc)
 				bits |= GEARS_SC_SEL_SYNC_EXIT;
 		}
 		for (int nr = 0; nr < (int)GEARS_SC_NR_MAX; nr++)
-			if (h->nr == GEARS_SC_ALL || h->nr == nr)
+			if (h->set[nr / 64] & (1ull << (nr % 64)))
 				sel[compat][nr] |= bits;
 	}
 	/* Which strings the stub should capture for ring records. */
@@ -432,6 +511,19 @@ static int reconcile(struct gears_sc *sc)
 
 int gears_sc__add(struct gears_sc *sc, int nr, unsigned flags, gears_sc_handler_fn fn, void *ctx)
 {
+	uint64_t set[GEARS_SC_NR_WORDS];
+
+	if (nr != GEARS_SC_ALL && (nr < 0 || nr >= (int)GEARS_SC_NR_MAX))
+		return gears_err(EINVAL, "system call number %d out of range", nr);
+	memset(set, nr == GEARS_SC_ALL ? 0xff : 0, sizeof(set));
+	if (nr != GEARS_SC_ALL)
+		set[nr / 64] |= 1ull << (nr % 64);
+	return gears_sc__add_set(sc, set, flags, fn, ctx);
+}
+
+int gears_sc__add_set(struct gears_sc *sc, const uint64_t set[GEARS_SC_NR_WORDS], unsigned flags,
+		      gears_sc_handler_fn fn, void *ctx)
+{
 	unsigned delivery = flags & (GEARS_SC_EXIT | GEARS_SC_SYNC | GEARS_SC_RING);
 	struct sc_handler *h;
 	int r;
@@ -440,14 +532,13 @@ int gears_sc__add(struct gears_sc *sc, int nr, unsigned flags, gears_sc_handler_
 		return gears_err(EINVAL, "handler needs a function and ON_ENTRY and/or ON_EXIT");
 	if (delivery != GEARS_SC_EXIT && delivery != GEARS_SC_SYNC && delivery != GEARS_SC_RING)
 		return gears_err(EINVAL, "pick exactly one delivery: EXIT, SYNC or RING");
-	if (nr != GEARS_SC_ALL && (nr < 0 || nr >= (int)GEARS_SC_NR_MAX))
-		return gears_err(EINVAL, "system call number %d out of range", nr);
 	if ((flags & GEARS_SC_COMPAT) && !sc->call80)
 		return gears_err(ENOTSUP, "this guest kernel offers no int 0x80 hook point");
 	if (sc->nh >= SC_MAX_HANDLERS)
 		return gears_err(ENOSPC, "too many handlers");
 	h = &sc->h[sc->nh++];
-	*h = (struct sc_handler){ .id = sc->next_id++, .nr = nr, .flags = flags, .fn = fn, .ctx = ctx };
+	*h = (struct sc_handler){ .id = sc->next_id++, .flags = flags, .fn = fn, .ctx = ctx };
+	memcpy(h->set, set, sizeof(h->set));
 	r = reconcile(sc);
 	if (r) {
 		sc->nh--;
@@ -481,10 +572,13 @@ void gears_sc__free(struct gears_sc *sc)
 		return;
 	sc->nh = 0;
 	sc->hcall_fn = NULL;
-	if (sc->bps)
-		sc_bps_remove(sc);
-	if (sc->stub && stub_remove(sc))
-		pr_warn("could not remove the syscall stub: %s", gears_last_error());
+	/* A VM that is gone needs no restoring (and has no gdbstub to do it). */
+	if (gears_vm__alive(sc->vm)) {
+		if (sc->bps)
+			sc_bps_remove(sc);
+		if (sc->stub && stub_remove(sc))
+			pr_warn("could not remove the syscall stub: %s", gears_last_error());
+	}
 	gears_region__close(sc->region);
 	free(sc);
 }
@@ -497,6 +591,15 @@ bool gears_sc__stub_installed(const struct gears_sc *sc)
 bool gears_sc__breakpoints_set(const struct gears_sc *sc)
 {
 	return sc->bps;
+}
+
+int gears_sc__fd(const struct gears_sc *sc)
+{
+	struct gears_gdb *g;
+
+	if (!sc->bps || !(g = gears_vm__gdb(sc->vm)))
+		return -1;
+	return gears_gdb__fd(g);
 }
 
 bool gears_sc__busy(const struct gears_sc *sc)
@@ -530,8 +633,8 @@ int sc_dispatch(struct gears_sc *sc, struct gears_sc_call *c)
 		const struct sc_handler *h = &sc->h[i];
 
 		if (!(h->flags & when) || !(h->flags & c->delivery) ||
-		    !!(h->flags & GEARS_SC_COMPAT) != c->compat ||
-		    (h->nr != GEARS_SC_ALL && h->nr != c->nr))
+		    !!(h->flags & GEARS_SC_COMPAT) != c->compat || c->nr < 0 ||
+		    c->nr >= (int)GEARS_SC_NR_MAX || !(h->set[c->nr / 64] & (1ull << (c->nr % 64))))
 			continue;
 		int r = h->fn(c, h->ctx);
 
@@ -585,7 +688,7 @@ static uint32_t apply_sync(struct gears_sc *sc, struct gears_sc_call *c, uint32_
 		sc_write_reg(sc, c->regs_va, c->compat ? sc->r.ax : sc->r.orig_ax, (uint64_t)(int64_t)c->new_nr);
 	}
 	if (c->deny) {
-		sc_write_reg(sc, c->regs_va, sc->r.ax, (uint64_t)(int64_t)-c->deny_err);
+		sc_write_reg(sc, c->regs_va, sc->r.ax, (uint64_t)c->deny_ret);
 		return GEARS_SC_ACT_DENY;
 	}
 	if (c->ret_dirty)
@@ -613,6 +716,7 @@ static int serve_slot(struct gears_sc *sc, int cpu)
 	c.task = s->task;
 	c.tid = s->pid;
 	c.pid = s->tgid;
+	c.ppid = s->ppid;
 	c.time_ns = sc_tsc_ns(sc, s->tsc);
 	memcpy(c.comm, s->comm, sizeof(c.comm));
 	c.comm[sizeof(c.comm) - 1] = 0;
@@ -674,13 +778,15 @@ static int drain_ring(struct gears_sc *sc)
 			sc->st.bad_records++;
 			sc->stuck_since = 0;
 			sc->tail++;
-			__atomic_store_n(&sc->ctl->ring_tail, sc->tail, __ATOMIC_RELEASE);
 			continue;
 		}
 		sc->stuck_since = 0;
 		memcpy(&ev, slot, sizeof(ev));
 		sc->tail++;
-		__atomic_store_n(&sc->ctl->ring_tail, sc->tail, __ATOMIC_RELEASE);
+		/* Give the slots back in batches: the guest reads ring_tail on every
+		 * record, and a line we keep writing would bounce between cores. */
+		if ((sc->tail & 255) == 0)
+			__atomic_store_n(&sc->ctl->ring_tail, sc->tail, __ATOMIC_RELEASE);
 		n++;
 		sc->st.ring_events++;
 		if ((ev.kind != GEARS_SC_EV_ENTRY && ev.kind != GEARS_SC_EV_EXIT) ||
@@ -700,6 +806,7 @@ static int drain_ring(struct gears_sc *sc)
 		c.ret = ev.ret;
 		c.pid = ev.tgid;
 		c.tid = ev.pid;
+		c.ppid = ev.ppid;
 		c.cpu = ev.cpu;
 		memcpy(c.comm, ev.comm, sizeof(c.comm));
 		c.cr3 = ev.cr3;
@@ -707,8 +814,11 @@ static int drain_ring(struct gears_sc *sc)
 		c.regs_va = ev.regs;
 		c.uip = ev.ip;
 		c.time_ns = sc_tsc_ns(sc, ev.tsc);
+		if (c.exit && ev.tsc_entry && ev.tsc_entry <= ev.tsc)
+			c.entry_ns = sc_tsc_ns(sc, ev.tsc_entry);
 		sc_dispatch(sc, &c);
 	}
+	__atomic_store_n(&sc->ctl->ring_tail, sc->tail, __ATOMIC_RELEASE);
 	return n;
 }
 

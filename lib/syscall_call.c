@@ -44,6 +44,11 @@ int gears_sc_call__tid(const struct gears_sc_call *c)
 	return c->tid;
 }
 
+int gears_sc_call__ppid(const struct gears_sc_call *c)
+{
+	return c->ppid;
+}
+
 const char *gears_sc_call__comm(const struct gears_sc_call *c)
 {
 	return c->comm;
@@ -77,6 +82,11 @@ uint64_t gears_sc_call__user_sp(const struct gears_sc_call *c)
 uint64_t gears_sc_call__time_ns(const struct gears_sc_call *c)
 {
 	return c->time_ns;
+}
+
+uint64_t gears_sc_call__entry_time_ns(const struct gears_sc_call *c)
+{
+	return c->entry_ns;
 }
 
 bool gears_sc_call__denied(const struct gears_sc_call *c)
@@ -146,15 +156,20 @@ int gears_sc_call__set_nr(struct gears_sc_call *c, int nr)
 	return 0;
 }
 
-int gears_sc_call__deny(struct gears_sc_call *c, int err)
+int gears_sc_call__skip(struct gears_sc_call *c, int64_t ret)
 {
 	if (!can_change(c) || c->exit)
-		return gears_err(EPERM, "calls can be denied at entry, in sync or exit delivery");
+		return gears_err(EPERM, "calls can be skipped at entry, in sync or exit delivery");
+	c->deny = true;
+	c->deny_ret = ret;
+	return 0;
+}
+
+int gears_sc_call__deny(struct gears_sc_call *c, int err)
+{
 	if (err <= 0 || err > 4095)
 		return gears_err(EINVAL, "errno %d out of range", err);
-	c->deny = true;
-	c->deny_err = err;
-	return 0;
+	return gears_sc_call__skip(c, -(int64_t)err);
 }
 
 int gears_sc_call__set_ret(struct gears_sc_call *c, int64_t v)

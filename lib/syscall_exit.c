@@ -17,23 +17,42 @@
 
 #define KERNEL_HALF 0xffff800000000000ull
 
+enum bp_kind { BP_ENTRY64, BP_ENTRY80, BP_RET_RDI, BP_RET_RSP };
+
 struct bp {
 	uint64_t va;
+	enum bp_kind kind;
+	bool compat;
 	bool nop;
 };
 
+#define MAX_BPS 8
+
+/*
+ * Entries: the SYSCALL target, the int 0x80 handler. Returns: the calls to
+ * syscall_exit_to_user_mode(regs) (ax final, signals not yet delivered), or
+ * failing that the instruction after the entry code's call (ax as the kernel
+ * leaves it after exit work).
+ */
 static int bp_list(struct gears_sc *sc, struct bp *out)
 {
-	uint64_t va[4] = { sc->entry64, sc->call64 + 5, sc->int80_fn, sc->call80 ? sc->call80 + 5 : 0 };
 	int n = 0;
 
-	for (int i = 0; i < 4; i++) {
+	out[n++] = (struct bp){ sc->entry64, BP_ENTRY64, false, false };
+	if (sc->call80)
+		out[n++] = (struct bp){ sc->int80_fn, BP_ENTRY80, true, false };
+	for (int i = 0; i < sc->nexit && n < MAX_BPS; i++)
+		out[n++] = (struct bp){ sc->exit_site[i].va, BP_RET_RDI, sc->exit_site[i].compat, false };
+	if (!sc->nexit) {
+		out[n++] = (struct bp){ sc->call64 + 5, BP_RET_RSP, false, false };
+		if (sc->call80)
+			out[n++] = (struct bp){ sc->call80 + 5, BP_RET_RSP, true, false };
+	}
+	for (int i = 0; i < n; i++) {
 		uint8_t b = 0;
 
-		if (!va[i] || (i >= 2 && !sc->call80))
-			continue;
-		gears_linux__read(sc->l, va[i], &b, 1);
-		out[n++] = (struct bp){ va[i], b == 0x90 };
+		gears_linux__read(sc->l, out[i].va, &b, 1);
+		out[i].nop = b == 0x90;
 	}
 	return n;
 }
@@ -41,7 +60,7 @@ static int bp_list(struct gears_sc *sc, struct bp *out)
 int sc_bps_install(struct gears_sc *sc)
 {
 	struct gears_gdb *g = gears_vm__gdb(sc->vm);
-	struct bp bps[4];
+	struct bp bps[MAX_BPS];
 	int n, r;
 
 	if (!g)
@@ -67,7 +86,7 @@ void sc_bps_remove(struct gears_sc *sc)
 	/* Detaching removes every breakpoint and resumes the VM. */
 	if (sc->stub) {
 		struct gears_gdb *g = gears_vm__gdb(sc->vm);
-		struct bp bps[4];
+		struct bp bps[MAX_BPS];
 		int n = bp_list(sc, bps);
 
 		if (g && !gears_gdb__stop(g, NULL)) {
@@ -80,28 +99,27 @@ void sc_bps_remove(struct gears_sc *sc)
 	sc->bps = false;
 }
 
-static int deny_take(struct gears_sc *sc, uint64_t task, int *err, int *nr)
+/*
+ * Calls between their entry and return stops, by task: the number they entered
+ * with (orig_ax at the return can differ: an execve into a 32-bit program
+ * reports the i386 number) and whether a handler skipped them. A call that
+ * never returns (exit) leaves a stale entry that its task's next call, or the
+ * table's reuse, replaces.
+ */
+static struct sc_deny *inflight(struct gears_sc *sc, uint64_t task, bool create)
 {
-	for (int i = 0; i < SC_MAX_DENY; i++) {
-		if (sc->deny[i].task == task && task) {
-			*err = sc->deny[i].err & 0xffff;
-			*nr = sc->deny[i].err >> 16;
-			sc->deny[i].task = 0;
-			return 1;
-		}
-	}
-	return 0;
-}
+	unsigned h = (unsigned)(task >> 6) % SC_MAX_DENY;
 
-static void deny_put(struct gears_sc *sc, uint64_t task, int err, int nr)
-{
-	for (int i = 0; i < SC_MAX_DENY; i++) {
-		if (!sc->deny[i].task || sc->deny[i].task == task) {
-			sc->deny[i] = (struct sc_deny){ task, (nr << 16) | err };
-			return;
-		}
+	for (unsigned i = 0; i < SC_MAX_DENY; i++) {
+		struct sc_deny *d = &sc->deny[(h + i) % SC_MAX_DENY];
+
+		if (d->task == task)
+			return d;
+		if (!d->task)
+			return create ? d : NULL;
 	}
-	pr_warn("exit mode: too many denied calls in flight; one return value not overridden");
+	/* Full (tasks that exited inside a call leave entries): reuse the home slot. */
+	return create ? &sc->deny[h] : NULL;
 }
 
 /* The kernel's GS base: before swapgs it is in KernelGSbase. */
@@ -116,6 +134,14 @@ static void who(struct gears_sc *sc, uint64_t gsbase, struct gears_sc_call *c)
 		return;
 	c->cpu = (int)cpu;
 	sc_task_info(sc, task, c);
+}
+
+/* exit and exit_group never come back to their return stop: do not track them. */
+static bool noreturn(int nr, bool compat)
+{
+	const char *n = gears_sc__name(nr, compat);
+
+	return n && (!strcmp(n, "exit") || !strcmp(n, "exit_group"));
 }
 
 static int entry64(struct gears_sc *sc, struct gears_gdb *g, int cpu, const struct gears_regs *r)
@@ -139,10 +165,13 @@ static int entry64(struct gears_sc *sc, struct gears_gdb *g, int cpu, const stru
 			e = gears_gdb__set_reg(g, cpu, areg[i], c.new_args[i]);
 	if (!e && c.nr_dirty)
 		e = gears_gdb__set_reg(g, cpu, GEARS_REG_RAX, (uint64_t)(int64_t)c.new_nr);
-	if (!e && c.deny) {
-		/* Number -1 runs nothing; the return stop puts the errno in. */
+	if (!e && c.deny)	/* number -1 runs nothing; the return stop sets the value */
 		e = gears_gdb__set_reg(g, cpu, GEARS_REG_RAX, (uint64_t)-1);
-		deny_put(sc, c.task, c.deny_err, c.nr);
+	if (c.task && !noreturn(c.nr, false)) {
+		struct sc_deny *d = inflight(sc, c.task, true);
+
+		*d = (struct sc_deny){ .task = c.task, .nr = c.nr_dirty ? c.new_nr : c.nr,
+				       .skip = c.deny, .ret = c.deny_ret };
 	}
 	return e;
 }
@@ -153,7 +182,8 @@ static int ret_common(struct gears_sc *sc, int cpu, uint64_t regs_va, uint64_t g
 	struct gears_sc_call c = { .sc = sc, .delivery = GEARS_SC_EXIT, .cpu = cpu, .exit = true,
 				   .compat = compat };
 	uint64_t regs[64];
-	int err = 0, nr = 0;
+	int64_t dret = 0;
+	struct sc_deny *d;
 
 	c.cr3 = cr3;
 	c.time_ns = gears_now_ns();
@@ -161,10 +191,23 @@ static int ret_common(struct gears_sc *sc, int cpu, uint64_t regs_va, uint64_t g
 	if (sc_read_regs(sc, regs_va, regs, sc->r.size))
 		return 0;
 	c.nr = compat ? (int)(uint32_t)regs[sc->r.orig_ax / 8] : (int)regs[sc->r.orig_ax / 8];
-	if (deny_take(sc, c.task, &err, &nr)) {
-		sc_write_reg(sc, regs_va, sc->r.ax, (uint64_t)(int64_t)-err);
-		c.denied = true;
-		c.nr = nr;
+	d = c.task ? inflight(sc, c.task, false) : NULL;
+	if (d) {
+		c.nr = d->nr;
+		if (d->skip) {
+			dret = d->ret;
+			sc_write_reg(sc, regs_va, sc->r.ax, (uint64_t)dret);
+			c.denied = true;
+		}
+		d->task = 0;
+		/* Re-insert the followers of this open-addressing run. */
+		for (unsigned k = (unsigned)(d - sc->deny + 1) % SC_MAX_DENY; sc->deny[k].task;
+		     k = (k + 1) % SC_MAX_DENY) {
+			struct sc_deny m = sc->deny[k];
+
+			sc->deny[k].task = 0;
+			*inflight(sc, m.task, true) = m;
+		}
 	}
 	c.regs_va = regs_va;
 	{
@@ -173,7 +216,7 @@ static int ret_common(struct gears_sc *sc, int cpu, uint64_t regs_va, uint64_t g
 
 		for (int i = 0; i < 6; i++)
 			c.args[i] = regs[(compat ? a32 : a64)[i] / 8];
-		c.ret = c.denied ? -err : (int64_t)regs[sc->r.ax / 8];
+		c.ret = c.denied ? dret : (int64_t)regs[sc->r.ax / 8];
 		if (compat)
 			c.ret = (int32_t)c.ret;
 		c.uip = regs[sc->r.ip / 8];
@@ -208,9 +251,13 @@ static int entry80(struct gears_sc *sc, int cpu, const struct gears_regs *r)
 			sc_write_reg(sc, c.regs_va, a32[i], (uint32_t)c.new_args[i]);
 	if (c.nr_dirty)
 		sc_write_reg(sc, c.regs_va, sc->r.ax, (uint32_t)c.new_nr);
-	if (c.deny) {
+	if (c.deny)
 		sc_write_reg(sc, c.regs_va, sc->r.ax, 0xffffffffu);
-		deny_put(sc, c.task, c.deny_err, c.nr);
+	if (c.task && !noreturn(c.nr, true)) {
+		struct sc_deny *d = inflight(sc, c.task, true);
+
+		*d = (struct sc_deny){ .task = c.task, .nr = c.nr_dirty ? c.new_nr : c.nr,
+				       .skip = c.deny, .ret = c.deny_ret };
 	}
 	return 0;
 }
@@ -224,7 +271,15 @@ static int step_over(struct gears_sc *sc, struct gears_gdb *g, int cpu, uint64_t
 		return gears_gdb__set_reg(g, cpu, GEARS_REG_RIP, va + 1);
 	if ((r = gears_gdb__bp_remove(g, va, true)) && (r = gears_gdb__bp_remove(g, va, false)))
 		return r;
-	r = gears_gdb__step(g, cpu, NULL);
+	/* A step that did not move (the vCPU took the stop without executing)
+	 * would meet the breakpoint again and report the call twice: insist. */
+	for (int tries = 0; tries < 4; tries++) {
+		struct gears_regs now;
+
+		r = gears_gdb__step(g, cpu, NULL);
+		if (r || gears_gdb__regs(g, cpu, &now) || now.rip != va)
+			break;
+	}
 	if (gears_gdb__bp_insert(g, va, true) && gears_gdb__bp_insert(g, va, false))
 		return gears_err(EIO, "could not re-insert the breakpoint at 0x%" PRIx64, va);
 	return r;
@@ -233,7 +288,7 @@ static int step_over(struct gears_sc *sc, struct gears_gdb *g, int cpu, uint64_t
 static int handle_stop(struct gears_sc *sc, struct gears_gdb *g, const struct gears_gdb_stop *st)
 {
 	struct gears_regs r;
-	struct bp bps[4];
+	struct bp bps[MAX_BPS];
 	int n = bp_list(sc, bps), cpu = st->cpu < 0 ? 0 : st->cpu, e;
 
 	if (st->exited)
@@ -244,14 +299,20 @@ static int handle_stop(struct gears_sc *sc, struct gears_gdb *g, const struct ge
 	for (int i = 0; i < n; i++) {
 		if (r.rip != bps[i].va)
 			continue;
-		if (r.rip == sc->entry64)
+		switch (bps[i].kind) {
+		case BP_ENTRY64:
 			e = entry64(sc, g, cpu, &r);
-		else if (r.rip == sc->call64 + 5)
-			e = ret_common(sc, cpu, r.rsp, r.gs_base, r.cr3, false);
-		else if (r.rip == sc->int80_fn)
+			break;
+		case BP_ENTRY80:
 			e = entry80(sc, cpu, &r);
-		else
-			e = ret_common(sc, cpu, r.rsp, r.gs_base, r.cr3, true);
+			break;
+		case BP_RET_RDI:
+			e = ret_common(sc, cpu, r.rdi, r.gs_base, r.cr3, bps[i].compat);
+			break;
+		case BP_RET_RSP:
+			e = ret_common(sc, cpu, r.rsp, r.gs_base, r.cr3, bps[i].compat);
+			break;
+		}
 		if (e)
 			pr_warn("exit mode: %s", gears_last_error());
 		e = step_over(sc, g, cpu, r.rip, bps[i].nop);

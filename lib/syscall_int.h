@@ -13,11 +13,11 @@
 #include "internal.h"
 
 #define SC_MAX_HANDLERS 64
-#define SC_MAX_DENY 64
+#define SC_MAX_DENY 512
 
 struct sc_handler {
 	int id;
-	int nr;
+	uint64_t set[GEARS_SC_NR_WORDS];	/* numbers it wants */
 	unsigned flags;
 	gears_sc_handler_fn fn;
 	void *ctx;
@@ -35,9 +35,9 @@ struct gears_sc_call {
 	int nr;
 	uint64_t args[6];
 	int64_t ret;
-	int pid, tid, cpu;
+	int pid, tid, ppid, cpu;
 	char comm[16];
-	uint64_t cr3, task, uip, usp, time_ns;
+	uint64_t cr3, task, uip, usp, time_ns, entry_ns;
 	uint64_t regs_va;		/* struct pt_regs * (sync, exit-return, compat) */
 	const struct gears_sc_ev *ev;	/* ring */
 	bool denied;
@@ -45,13 +45,16 @@ struct gears_sc_call {
 	unsigned args_dirty;
 	uint64_t new_args[6];
 	bool nr_dirty, deny, ret_dirty;
-	int new_nr, deny_err;
+	int new_nr;
+	int64_t deny_ret;	/* what a skipped call returns */
 	int64_t new_ret;
 };
 
-struct sc_deny {			/* exit mode: a denied call awaiting its return */
+struct sc_deny {			/* exit mode: a call between its two stops */
 	uint64_t task;
-	int err;
+	int nr;			/* the number it entered with */
+	bool skip;		/* skipped by a handler: return `ret` */
+	int64_t ret;
 };
 
 struct gears_sc {
@@ -62,14 +65,24 @@ struct gears_sc {
 	uint64_t kcr3;
 	int levels;
 	unsigned sync_timeout_ms;
+	unsigned ring_wait_ms;
 
 	/* kernel facts */
 	uint64_t entry64, do_syscall_64, call64;	/* LSTAR target, callee, call site */
 	uint64_t int80_fn, call80;			/* compat: callee and call site (0: none) */
 	uint8_t orig64[5], orig80[5];
+	/* the kernel's calls to syscall_exit_to_user_mode(regs) on the syscall
+	 * paths: the return hook (and exit mode's return breakpoints) go there */
+	uint64_t exit_fn;
+	struct sc_site {
+		uint64_t va;
+		bool compat;
+		uint8_t orig[5];
+	} exit_site[4];
+	int nexit;
 	uint64_t strncpy_nofault, copy_nofault;
 	uint64_t gs_current_task, gs_cpu_number;
-	uint32_t off_pid, off_tgid, off_comm;
+	uint32_t off_pid, off_tgid, off_comm, off_parent;
 	struct sc_regs_layout r;
 	uint64_t tsc_khz;
 	int ncpus;

@@ -9,7 +9,9 @@
  * be reaped, and exiting panics the kernel, so fatal errors end in exec'ing a shell
  * on the console instead (see fatal()).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -54,6 +56,8 @@ struct req {
 };
 
 static int serial = -1;
+static int console = -1;           /* our controlling terminal: see own_console() */
+static struct termios console_saved;
 static struct buf inq, outq;
 static unsigned long long in_skip; /* payload bytes of a rejected frame still to drop */
 static int in_discard_line;        /* an overlong header line is being dropped */
@@ -191,28 +195,32 @@ static void console_device(char *path, size_t size)
  * answers FAIL instead of EXIT. */
 static void child(enum kind kind, char **argv, int out, int err, int status)
 {
-	char msg[256], dev[64];
+	char msg[256];
 	const char *step = "chdir /";
 	int fd = -1;
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL); /* we block SIGCHLD for the signalfd */
-	setsid(); /* own session and process group: SIGNAL is kill(-pid) */
 	if (chdir("/") < 0)
 		goto fail;
 	if (kind == REQ_EXEC) {
+		setsid(); /* own session and process group: SIGNAL is kill(-pid) */
 		step = "stdio";
 		if ((fd = open("/dev/null", O_RDWR)) < 0 || dup2(fd, 0) < 0 ||
 		    dup2(out, 1) < 0 || dup2(err, 2) < 0)
 			goto fail;
 	} else {
-		console_device(dev, sizeof dev);
-		step = dev;
-		/* As a session leader without a tty, opening it makes it our controlling
-		 * terminal with us in the foreground, so Ctrl-C reaches the command.
-		 * TIOCSCTTY fails if another CONSOLE request still owns it. */
-		if ((fd = open(dev, O_RDWR)) < 0 || ioctl(fd, TIOCSCTTY, 0) < 0 ||
-		    dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+		/* Our own process group, in the foreground of the console the agent
+		 * holds as session leader: Ctrl-C reaches the command, and its exit
+		 * does not hang the tty up (which would discard its last output). */
+		step = "console";
+		if (console < 0) {
+			errno = ENOTTY;
+			goto fail;
+		}
+		setpgid(0, 0);
+		if (tcsetpgrp(console, getpid()) < 0 ||
+		    dup2(console, 0) < 0 || dup2(console, 1) < 0 || dup2(console, 2) < 0)
 			goto fail;
 		if (kind == REQ_RUN) {
 			/* The host wants the command's bytes as written: no "\n" ->
@@ -220,13 +228,17 @@ static void child(enum kind kind, char **argv, int out, int err, int status)
 			struct termios t;
 
 			step = "tcsetattr";
-			if (tcgetattr(fd, &t) < 0)
+			if (tcgetattr(console, &t) < 0)
 				goto fail;
 			t.c_oflag &= ~(tcflag_t)OPOST;
 			t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-			if (tcsetattr(fd, TCSANOW, &t) < 0)
+			if (tcsetattr(console, TCSANOW, &t) < 0)
 				goto fail;
 		}
+		/* The agent ignores job-control signals; the command must not. */
+		signal(SIGTTOU, SIG_DFL);
+		signal(SIGTTIN, SIG_DFL);
+		signal(SIGTSTP, SIG_DFL);
 	}
 	if (fd > 2)
 		close(fd);
@@ -237,6 +249,26 @@ fail:
 	if (write(status, msg, strlen(msg)) < 0)
 		_exit(127);
 	_exit(127);
+}
+
+/* Become the console's session leader, so commands run in its foreground
+ * without owning it. Without a console we still serve EXEC. */
+static void own_console(void)
+{
+	char dev[64];
+
+	signal(SIGTTOU, SIG_IGN);
+	signal(SIGTTIN, SIG_IGN);
+	signal(SIGTSTP, SIG_IGN);
+	console_device(dev, sizeof dev);
+	setsid();
+	console = open(dev, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (console >= 0 && ioctl(console, TIOCSCTTY, 1) < 0) {
+		close(console);
+		console = -1;
+	}
+	if (console >= 0)
+		tcgetattr(console, &console_saved);
 }
 
 /* EXEC and CONSOLE: payload is argv as NUL-terminated strings. */
@@ -255,6 +287,12 @@ static void start_req(enum kind kind, unsigned long long id, char *p, size_t n)
 	if (!r) {
 		send_fail(id, "too many requests");
 		return;
+	}
+	for (int i = 0; i < MAX_REQS && kind != REQ_EXEC; i++) {
+		if (reqs[i].used && reqs[i].kind != REQ_EXEC) {
+			send_fail(id, "the console is in use by request %llu", reqs[i].id);
+			return;
+		}
 	}
 	if (n > 0 || kind == REQ_EXEC) {
 		if (n == 0 || p[n - 1] != '\0') {
@@ -296,6 +334,10 @@ static void start_req(enum kind kind, unsigned long long id, char *p, size_t n)
 		goto out;
 	}
 	*r = (struct req){ .used = 1, .id = id, .pid = pid, .kind = kind, .fd = { out[0], err[0] } };
+	if (kind != REQ_EXEC) {
+		setpgid(pid, pid);	/* as the child does: whoever runs first */
+		tcsetpgrp(console, pid);
+	}
 	{
 		/* The host may want to follow this process (gears trace -- CMD). */
 		char pidtxt[24];
@@ -352,17 +394,22 @@ static void finish_req(struct req *r, int status)
 			close(r->fd[i]);
 	}
 	if (r->kind != REQ_EXEC) {
-		/* The console and this channel are separate wires: let everything the
-		 * command wrote to the console leave the UART before EXIT does, so the
-		 * host has all of it when EXIT arrives. */
-		char dev[64];
-		int fd;
+		/* The console and this channel are separate wires, each paced by
+		 * QEMU on its own, so EXIT may overtake the command's last console
+		 * bytes. For RUN, an end mark in the console stream itself tells the
+		 * host where the command's output ends. */
+		char mark[64];
+		int n;
 
-		console_device(dev, sizeof dev);
-		fd = open(dev, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-		if (fd >= 0) {
-			tcdrain(fd);
-			close(fd);
+		if (console >= 0) {
+			tcsetpgrp(console, getpgrp());
+			if (r->kind == REQ_RUN) {
+				n = snprintf(mark, sizeof mark, "\033]gears-end;%llu\007", r->id);
+				if (write(console, mark, (size_t)n) < 0)
+					n = 0;
+			}
+			tcdrain(console);
+			tcsetattr(console, TCSANOW, &console_saved);
 		}
 	}
 	if (WIFSIGNALED(status))
@@ -599,6 +646,7 @@ int main(int argc, char **argv)
 		fatal("signalfd");
 
 	open_serial();
+	own_console();
 	struct utsname u;
 	char ready[sizeof u.release + 16];
 	uname(&u);

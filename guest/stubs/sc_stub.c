@@ -31,8 +31,9 @@ typedef uint64_t (*syscall_fn)(void *regs, long nr);
 typedef void (*int80_fn)(void *regs);
 typedef long (*strncpy_fn)(char *dst, const void *src, long count);
 
-uint64_t gears_sc_slow64(void *regs, long nr) HIDDEN;
-void gears_sc_slow_int80(void *regs) HIDDEN;
+struct frame;
+uint64_t gears_sc_slow64(void *regs, long nr, struct frame *f) HIDDEN;
+void gears_sc_slow_int80(void *regs, struct frame *f) HIDDEN;
 
 /* The compiler may emit calls to these for struct copies. */
 void *memset(void *d, int c, size_t n) HIDDEN;
@@ -91,7 +92,7 @@ static inline void cpu_relax(void)
 
 struct who {
 	uint64_t task;
-	int32_t pid, tgid;
+	int32_t pid, tgid, ppid;
 	uint32_t cpu;
 	const volatile char *comm;
 };
@@ -102,35 +103,45 @@ static void whoami(struct who *w)
 	w->cpu = (uint32_t)gs_read(CTL->gs_cpu_number);
 	w->pid = *(volatile int32_t *)(w->task + CTL->off_pid);
 	w->tgid = *(volatile int32_t *)(w->task + CTL->off_tgid);
+	/* real_parent is never NULL for a user task (init's parent is swapper). */
+	w->ppid = *(volatile int32_t *)(*(volatile uint64_t *)(w->task + CTL->off_parent) + CTL->off_tgid);
 	w->comm = (const volatile char *)(w->task + CTL->off_comm);
 }
 
-/* Append string arg `uptr` to ev->data; returns 0, or -1 if unreadable. */
-static int put_str(volatile struct gears_sc_ev *ev, uint64_t uptr)
+/* Strings captured from user memory, before they go into a ring record. */
+struct strs {
+	uint16_t len;
+	uint16_t flags;		/* GEARS_SC_EVF_TRUNC / NOSTR */
+	char data[GEARS_SC_EV_DATA];
+};
+
+/* Append the string at `uptr`; 0, or -1 if unreadable. */
+static int put_str(struct strs *b, uint64_t uptr)
 {
 	strncpy_fn fn = (strncpy_fn)CTL->strncpy_nofault;
-	char buf[GEARS_SC_EV_DATA];
-	uint32_t used = ev->data_len, room = GEARS_SC_EV_DATA - used;
+	uint32_t room = GEARS_SC_EV_DATA - b->len;
 	long n;
 
 	if (!fn || room < 2)
 		return -1;
-	n = fn(buf, (const void *)uptr, room);
-	if (n < 0)
+	/* Returns the length including the NUL, or `room` when there was none
+	 * within it (then we keep room - 1 bytes and say so). */
+	n = fn(b->data + b->len, (const void *)uptr, room);
+	if (n <= 0)
 		return -1;
-	if ((uint32_t)n >= room) {	/* no NUL within room: truncated */
+	if ((uint32_t)n >= room && b->data[b->len + room - 1]) {
 		n = room - 1;
-		ev->flags |= GEARS_SC_EVF_TRUNC;
+		b->flags |= GEARS_SC_EVF_TRUNC;
+	} else {
+		n--;
 	}
-	for (long i = 0; i < n; i++)
-		ev->data[used + i] = buf[i];
-	ev->data[used + n] = 0;
-	ev->data_len = (uint16_t)(used + n + 1);
+	b->data[b->len + n] = 0;
+	b->len = (uint16_t)(b->len + n + 1);
 	return 0;
 }
 
 /* argv-style array: strings until NULL or out of room. */
-static void put_argv(volatile struct gears_sc_ev *ev, uint64_t uarr)
+static void put_argv(struct strs *b, uint64_t uarr, int compat)
 {
 	typedef long (*copy_fn)(void *dst, const void *src, size_t n);
 	copy_fn copy = (copy_fn)CTL->copy_nofault;
@@ -138,14 +149,15 @@ static void put_argv(volatile struct gears_sc_ev *ev, uint64_t uarr)
 
 	if (!copy)
 		return;
-	for (int i = 0; i < 64 && ev->data_len < GEARS_SC_EV_DATA - 1; i++) {
-		if (copy(&p, (const void *)(uarr + 8 * (uint64_t)i), 8) || !p)
+	for (int i = 0; i < 64 && b->len < GEARS_SC_EV_DATA - 1; i++) {
+		p = 0;
+		if (copy(&p, (const void *)(uarr + (compat ? 4u : 8u) * (uint64_t)i), compat ? 4 : 8) || !p)
 			return;
-		if (put_str(ev, p))
+		if (put_str(b, p))
 			return;
 	}
-	if (ev->data_len >= GEARS_SC_EV_DATA - 1)
-		ev->flags |= GEARS_SC_EVF_TRUNC;
+	if (b->len >= GEARS_SC_EV_DATA - 1)
+		b->flags |= GEARS_SC_EVF_TRUNC;
 }
 
 static void arg_offs(int compat, uint32_t o[6])
@@ -160,31 +172,76 @@ static void arg_offs(int compat, uint32_t o[6])
 	}
 }
 
-/* Reserve a ring slot and fill it; a full ring is counted, not waited for. */
-static void ring_emit(uint16_t kind, void *regs, int nr, uint16_t sel, int compat,
-		      const struct who *w, uint16_t flags)
+/* What a call looked like at entry, kept on the kernel stack until it
+ * returns, so one record can describe the whole call. */
+struct entry {
+	uint64_t args[6];
+	uint64_t tsc;
+	struct strs s;
+};
+
+static void read_args(void *regs, int compat, uint64_t args[6])
 {
-	uint64_t head = __atomic_load_n(&CTL->ring_head, __ATOMIC_RELAXED);
-	volatile struct gears_sc_ev *ev;
 	uint32_t o[6];
 
 	arg_offs(compat, o);
+	for (int i = 0; i < 6; i++)
+		args[i] = compat ? (uint32_t)REG(regs, o[i]) : REG(regs, o[i]);
+}
+
+static void capture(struct entry *e, uint16_t sel, int compat)
+{
+	unsigned s0 = (sel >> GEARS_SC_SEL_STR0_SHIFT) & 7;
+	unsigned s1 = (sel >> GEARS_SC_SEL_STR1_SHIFT) & 7;
+	unsigned av = (sel >> GEARS_SC_SEL_ARGV_SHIFT) & 7;
+	int bad = 0;
+
+	e->s.len = 0;
+	e->s.flags = 0;
+	if (s0 && s0 <= 6)
+		bad |= put_str(&e->s, e->args[s0 - 1]);
+	if (s1 && s1 <= 6)
+		bad |= put_str(&e->s, e->args[s1 - 1]);
+	if (av && av <= 6 && !bad)
+		put_argv(&e->s, e->args[av - 1], compat);
+	if (bad)
+		e->s.flags |= GEARS_SC_EVF_NOSTR;
+}
+
+/* Reserve a ring slot and fill it. A full ring holds the caller a bounded
+ * time, then the record is dropped and counted. */
+static void ring_emit(uint16_t kind, void *regs, int nr, int compat, const struct who *w,
+		      const struct entry *e, uint16_t flags)
+{
+	uint64_t head = __atomic_load_n(&CTL->ring_head, __ATOMIC_RELAXED);
+	volatile struct gears_sc_ev *ev;
+	uint64_t t0 = 0;
+
 	do {
 		uint64_t tail = __atomic_load_n(&CTL->ring_tail, __ATOMIC_ACQUIRE);
 
 		if (head - tail >= GEARS_SC_RING_SLOTS) {
-			__atomic_add_fetch(&CTL->ring_drops, 1, __ATOMIC_RELAXED);
-			return;
+			uint64_t now = rdtsc();
+
+			if (!t0)
+				t0 = now;
+			if (now - t0 >= CTL->ring_wait_tsc) {
+				__atomic_add_fetch(&CTL->ring_drops, 1, __ATOMIC_RELAXED);
+				return;
+			}
+			cpu_relax();
+			head = __atomic_load_n(&CTL->ring_head, __ATOMIC_RELAXED);
+			continue;
 		}
 	} while (!__atomic_compare_exchange_n(&CTL->ring_head, &head, head + 1, 0, __ATOMIC_ACQ_REL,
 					      __ATOMIC_RELAXED));
 	ev = &gears_sc_ring[head & (GEARS_SC_RING_SLOTS - 1)];
 	ev->tsc = rdtsc();
 	for (int i = 0; i < 6; i++)
-		ev->args[i] = compat ? (uint32_t)REG(regs, o[i]) : REG(regs, o[i]);
-	ev->ret = kind == GEARS_SC_EV_EXIT ? (int64_t)REG(regs, CTL->r_ax) : 0;
-	if (compat && kind == GEARS_SC_EV_EXIT)
-		ev->ret = (int32_t)ev->ret;
+		ev->args[i] = e->args[i];
+	ev->ret = 0;
+	if (kind == GEARS_SC_EV_EXIT)
+		ev->ret = compat ? (int32_t)REG(regs, CTL->r_ax) : (int64_t)REG(regs, CTL->r_ax);
 	ev->cr3 = read_cr3();
 	ev->task = w->task;
 	ev->regs = (uint64_t)regs;
@@ -194,28 +251,15 @@ static void ring_emit(uint16_t kind, void *regs, int nr, uint16_t sel, int compa
 	ev->cpu = (uint16_t)w->cpu;
 	ev->pid = w->pid;
 	ev->tgid = w->tgid;
-	ev->flags = (uint16_t)(flags | (compat ? GEARS_SC_EVF_COMPAT : 0));
-	ev->data_len = 0;
-	for (int i = 0; i < 16; i++)
-		ev->comm[i] = w->comm[i];
-	/* Strings: at entry, and again at the return if they could not be read
-	 * then (the kernel has faulted the pages in by now). */
-	if (kind == GEARS_SC_EV_ENTRY || (flags & GEARS_SC_EVF_NOSTR)) {
-		unsigned s0 = (sel >> GEARS_SC_SEL_STR0_SHIFT) & 7;
-		unsigned s1 = (sel >> GEARS_SC_SEL_STR1_SHIFT) & 7;
-		unsigned av = (sel >> GEARS_SC_SEL_ARGV_SHIFT) & 7;
-		int bad = 0;
-
-		ev->flags &= (uint16_t)~GEARS_SC_EVF_NOSTR;
-		if (s0 && s0 <= 6)
-			bad |= put_str(ev, ev->args[s0 - 1]);
-		if (s1 && s1 <= 6)
-			bad |= put_str(ev, ev->args[s1 - 1]);
-		if (av && av <= 6 && !bad)
-			put_argv(ev, ev->args[av - 1]);
-		if (bad)
-			ev->flags |= GEARS_SC_EVF_NOSTR;
-	}
+	ev->ppid = w->ppid;
+	ev->flags = (uint16_t)(flags | e->s.flags | (compat ? GEARS_SC_EVF_COMPAT : 0));
+	/* comm is 16 bytes, 8-aligned in task_struct: two word copies. */
+	((volatile uint64_t *)ev->comm)[0] = ((const volatile uint64_t *)w->comm)[0];
+	((volatile uint64_t *)ev->comm)[1] = ((const volatile uint64_t *)w->comm)[1];
+	for (int i = 0; i < e->s.len; i++)
+		ev->data[i] = e->s.data[i];
+	ev->tsc_entry = e->tsc;
+	ev->data_len = e->s.len;
 	__atomic_store_n(&ev->seq, head + 1, __ATOMIC_RELEASE);
 }
 
@@ -236,6 +280,7 @@ static uint32_t sync_req(uint32_t kind, void *regs, int nr, int compat, const st
 	s->cpu = w->cpu;
 	s->pid = w->pid;
 	s->tgid = w->tgid;
+	s->ppid = w->ppid;
 	s->compat = (uint32_t)compat;
 	for (int i = 0; i < 16; i++)
 		s->comm[i] = w->comm[i];
@@ -273,12 +318,82 @@ static uint32_t sync_req(uint32_t kind, void *regs, int nr, int compat, const st
 	}
 }
 
-uint64_t gears_sc_slow64(void *regs, long nr_arg)
+/*
+ * The slow path's frame (GEARS_SC_FRAME bytes below the return address, see
+ * sc_entry.S): what the call looked like at entry, and how far it got.
+ */
+struct frame {
+	uint64_t magic;		/* CTL->cookie while the call is in the kernel */
+	uint64_t regs;
+	int32_t nr;		/* as entered */
+	uint16_t sel;
+	uint8_t compat;
+	uint8_t done;		/* the return was handled by the exit hook */
+	uint16_t flags;		/* GEARS_SC_EVF_DENIED */
+	uint16_t pad[3];
+	struct entry e;
+};
+_Static_assert(sizeof(struct frame) <= GEARS_SC_FRAME, "frame fits");
+
+static struct frame *frame_of(void *regs)
+{
+	return (struct frame *)((char *)regs - 8 - GEARS_SC_FRAME);
+}
+
+/* Everything that happens at a call's return: the ring record (with the entry
+ * saved in the frame) and the host's synchronous look. */
+static void exit_work(void *regs, struct frame *f)
+{
+	struct who w;
+
+	whoami(&w);
+	if (f->sel & GEARS_SC_SEL_RING_EXIT) {
+		/* Strings that were not readable at entry usually are now (the
+		 * kernel faulted them in) — but not after an execve, whose old
+		 * address space is gone. */
+		if ((f->e.s.flags & GEARS_SC_EVF_NOSTR) && !((f->sel >> GEARS_SC_SEL_ARGV_SHIFT) & 7))
+			capture(&f->e, f->sel, f->compat);
+		ring_emit(GEARS_SC_EV_EXIT, regs, f->nr, f->compat, &w, &f->e, f->flags);
+	}
+	if (f->sel & GEARS_SC_SEL_SYNC_EXIT)
+		sync_req(GEARS_SC_REQ_EXIT, regs, f->nr, f->compat, &w);
+}
+
+/*
+ * Called instead of syscall_exit_to_user_mode(regs), from do_syscall_64 and
+ * the int 0x80 path: the return value in pt_regs->ax is final here, and signal
+ * delivery (which rewrites ax) has not happened yet. Only calls that came
+ * through the slow path have a live frame; others pass straight on.
+ */
+void gears_sc_exit_hook(void *regs) HIDDEN;
+void gears_sc_exit_hook(void *regs)
+{
+	typedef void (*exit_fn)(void *regs);
+	struct frame *f = frame_of(regs);
+
+	if (CTL->enabled && f->magic == CTL->cookie && f->regs == (uint64_t)regs && !f->done) {
+		f->done = 1;
+		exit_work(regs, f);
+	}
+	((exit_fn)CTL->orig_exit)(regs);
+}
+
+static void frame_init(struct frame *f, void *regs, int nr, uint16_t sel, int compat)
+{
+	f->magic = 0;
+	f->regs = (uint64_t)regs;
+	f->nr = nr;
+	f->sel = sel;
+	f->compat = (uint8_t)compat;
+	f->done = 0;
+	f->flags = 0;
+}
+
+uint64_t gears_sc_slow64(void *regs, long nr_arg, struct frame *f)
 {
 	syscall_fn orig = (syscall_fn)CTL->orig_do_syscall_64;
 	int nr = (int)nr_arg;
 	uint16_t sel = 0;
-	uint16_t flags = 0;
 	struct who w;
 	uint64_t rv;
 
@@ -298,42 +413,41 @@ uint64_t gears_sc_slow64(void *regs, long nr_arg)
 	}
 	if (!sel)
 		return orig(regs, nr_arg);
-	__atomic_add_fetch(&CTL->inflight, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&CTL->hooked_calls, 1, __ATOMIC_RELAXED);
+	frame_init(f, regs, nr, sel, 0);
 	whoami(&w);
+	if (sel & (GEARS_SC_SEL_RING_ENTRY | GEARS_SC_SEL_RING_EXIT)) {
+		read_args(regs, 0, f->e.args);
+		capture(&f->e, sel, 0);
+		f->e.tsc = rdtsc();
+	}
 	if (sel & GEARS_SC_SEL_RING_ENTRY)
-		ring_emit(GEARS_SC_EV_ENTRY, regs, nr, sel, 0, &w, 0);
+		ring_emit(GEARS_SC_EV_ENTRY, regs, nr, 0, &w, &f->e, 0);
 	if (sel & GEARS_SC_SEL_SYNC_ENTRY) {
 		uint32_t act = sync_req(GEARS_SC_REQ_ENTRY, regs, nr, 0, &w);
 
 		if (act == GEARS_SC_ACT_DENY) {
 			/* Number -1 runs no system call but all of the kernel's entry
-			 * and exit work, and leaves pt_regs->ax (the host's errno). */
+			 * and exit work, and leaves pt_regs->ax (the host's value). */
 			REG(regs, CTL->r_orig_ax) = (uint64_t)-1;
 			nr = -1;
-			flags |= GEARS_SC_EVF_DENIED;
+			f->flags |= GEARS_SC_EVF_DENIED;
 		} else {
 			/* The host may have changed the number. */
 			nr = (int)REG(regs, CTL->r_orig_ax);
 		}
 	}
+	/* From here the exit hook may find the frame. */
+	if (CTL->orig_exit)
+		__atomic_store_n(&f->magic, CTL->cookie, __ATOMIC_RELEASE);
 	rv = orig(regs, nr);
-	/* Detached while this call was in the kernel (a long sleep): nothing to do. */
-	if (!CTL->enabled) {
-		__atomic_sub_fetch(&CTL->inflight, 1, __ATOMIC_RELAXED);
-		return rv;
-	}
-	/* Possibly on another CPU now: re-read. */
-	whoami(&w);
-	if (sel & GEARS_SC_SEL_RING_EXIT)
-		ring_emit(GEARS_SC_EV_EXIT, regs, (int)nr_arg, sel, 0, &w, flags);
-	if (sel & GEARS_SC_SEL_SYNC_EXIT)
-		sync_req(GEARS_SC_REQ_EXIT, regs, (int)nr_arg, 0, &w);
-	__atomic_sub_fetch(&CTL->inflight, 1, __ATOMIC_RELAXED);
+	f->magic = 0;
+	/* No exit hook (or a path that did not call it): the return, late. */
+	if (CTL->enabled && !f->done)
+		exit_work(regs, f);
 	return rv;
 }
 
-void gears_sc_slow_int80(void *regs)
+void gears_sc_slow_int80(void *regs, struct frame *f)
 {
 	int80_fn orig = (int80_fn)CTL->orig_int80;
 	/* The low-level entry left the number in ax (orig_ax is -1 here). */
@@ -347,28 +461,27 @@ void gears_sc_slow_int80(void *regs)
 		orig(regs);
 		return;
 	}
-	__atomic_add_fetch(&CTL->inflight, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&CTL->hooked_calls, 1, __ATOMIC_RELAXED);
+	frame_init(f, regs, nr, sel, 1);
 	whoami(&w);
+	if (sel & (GEARS_SC_SEL_RING_ENTRY | GEARS_SC_SEL_RING_EXIT)) {
+		read_args(regs, 1, f->e.args);
+		capture(&f->e, sel, 1);
+		f->e.tsc = rdtsc();
+	}
 	if (sel & GEARS_SC_SEL_RING_ENTRY)
-		ring_emit(GEARS_SC_EV_ENTRY, regs, nr, sel, 1, &w, 0);
+		ring_emit(GEARS_SC_EV_ENTRY, regs, nr, 1, &w, &f->e, 0);
 	if ((sel & GEARS_SC_SEL_SYNC_ENTRY) &&
 	    sync_req(GEARS_SC_REQ_ENTRY, regs, nr, 1, &w) == GEARS_SC_ACT_DENY) {
 		/* Denied: the host set ax; skip the kernel entirely. */
-		if (sel & GEARS_SC_SEL_RING_EXIT)
-			ring_emit(GEARS_SC_EV_EXIT, regs, nr, sel, 1, &w, GEARS_SC_EVF_DENIED);
-		__atomic_sub_fetch(&CTL->inflight, 1, __ATOMIC_RELAXED);
+		f->flags |= GEARS_SC_EVF_DENIED;
+		if (CTL->enabled)
+			exit_work(regs, f);
 		return;
 	}
+	if (CTL->orig_exit)
+		__atomic_store_n(&f->magic, CTL->cookie, __ATOMIC_RELEASE);
 	orig(regs);
-	if (!CTL->enabled) {
-		__atomic_sub_fetch(&CTL->inflight, 1, __ATOMIC_RELAXED);
-		return;
-	}
-	whoami(&w);
-	if (sel & GEARS_SC_SEL_RING_EXIT)
-		ring_emit(GEARS_SC_EV_EXIT, regs, nr, sel, 1, &w, 0);
-	if (sel & GEARS_SC_SEL_SYNC_EXIT)
-		sync_req(GEARS_SC_REQ_EXIT, regs, nr, 1, &w);
-	__atomic_sub_fetch(&CTL->inflight, 1, __ATOMIC_RELAXED);
+	f->magic = 0;
+	if (CTL->enabled && !f->done)
+		exit_work(regs, f);
 }

@@ -85,6 +85,22 @@ GEARS_API int gears_linux__current(struct gears_linux *l, int cpu, struct gears_
 GEARS_API int gears_linux__for_each_task(struct gears_linux *l, bool threads, int max,
 					 int (*cb)(const struct gears_task *t, void *ctx), void *ctx);
 
+/*
+ * A system call's signature as the guest kernel itself records it (the ftrace
+ * syscall metadata, CONFIG_FTRACE_SYSCALLS): name, argument count, C types and
+ * argument names, e.g. openat(int dfd, const char __user * filename, int flags,
+ * umode_t mode). x86-64 numbering.
+ */
+struct gears_syscall_sig {
+	char name[32];		/* without "sys_" */
+	int nargs;
+	char types[6][40];
+	char args[6][24];
+};
+/* 0, -ENOENT (no such number, or the kernel has no metadata). The table is read
+ * from guest memory on first use. */
+GEARS_API int gears_linux__syscall_sig(struct gears_linux *l, int nr, struct gears_syscall_sig *sig);
+
 #ifdef __cplusplus
 }
 #endif

@@ -49,18 +49,30 @@ typedef int (*gears_sc_handler_fn)(struct gears_sc_call *c, void *ctx);
 struct gears_sc_opts {
 	size_t sz;
 	unsigned sync_timeout_ms;	/* guest waits this long for an answer (default 200) */
+	int ring_wait_ms;		/* a full ring: the guest waits this long for room
+					 * before dropping a record (default 50; -1: never wait) */
 };
-#define gears_sc_opts__last_field sync_timeout_ms
+#define gears_sc_opts__last_field ring_wait_ms
 
 /* Prepare interception on a VM (reads symbols and offsets; installs nothing
  * until a handler needs it). NULL + errno. */
 GEARS_API struct gears_sc *gears_sc__new(struct gears_vm *vm, const struct gears_sc_opts *o);
+/* Change how long a full ring holds the guest up (ms; 0 or less: drop at once). */
+GEARS_API void gears_sc__set_ring_wait(struct gears_sc *sc, int ms);
 /* Remove every hook (the kernel's code and the breakpoints as they were) and free. */
 GEARS_API void gears_sc__free(struct gears_sc *sc);
 
 /* Register a handler for `nr` (or GEARS_SC_ALL) with flags as above. Returns a
  * handler id (> 0) or a negative errno. Installs what the delivery needs. */
 GEARS_API int gears_sc__add(struct gears_sc *sc, int nr, unsigned flags, gears_sc_handler_fn fn, void *ctx);
+/* The same for a set of numbers: bit n of set[n / 64] selects number n
+ * (GEARS_SC_NR_WORDS words; numbers from 512 up are never selectable). */
+#define GEARS_SC_NR_WORDS 8
+GEARS_API int gears_sc__add_set(struct gears_sc *sc, const uint64_t set[GEARS_SC_NR_WORDS], unsigned flags,
+				gears_sc_handler_fn fn, void *ctx);
+/* The VM stops to deliver exit-mode calls: poll() this fd (gdbstub) to learn
+ * of one at once; -1 when no exit-mode handler is set. */
+GEARS_API int gears_sc__fd(const struct gears_sc *sc);
 GEARS_API int gears_sc__remove(struct gears_sc *sc, int id);
 /* The hypercall handler (one per gears_sc). It runs synchronously; it reads
  * arguments with gears_sc_call__arg() and answers with gears_sc_call__set_ret().
@@ -102,14 +114,18 @@ GEARS_API uint64_t gears_sc_call__arg(const struct gears_sc_call *c, int i);
 GEARS_API int64_t gears_sc_call__ret(const struct gears_sc_call *c);		/* exit only */
 GEARS_API int gears_sc_call__pid(const struct gears_sc_call *c);		/* process (tgid) */
 GEARS_API int gears_sc_call__tid(const struct gears_sc_call *c);
+GEARS_API int gears_sc_call__ppid(const struct gears_sc_call *c);		/* parent process */
 GEARS_API const char *gears_sc_call__comm(const struct gears_sc_call *c);
 GEARS_API int gears_sc_call__cpu(const struct gears_sc_call *c);
 GEARS_API uint64_t gears_sc_call__cr3(const struct gears_sc_call *c);
 GEARS_API uint64_t gears_sc_call__task(const struct gears_sc_call *c);
 GEARS_API uint64_t gears_sc_call__user_ip(const struct gears_sc_call *c);
 GEARS_API uint64_t gears_sc_call__user_sp(const struct gears_sc_call *c);	/* not in ring mode */
-/* Guest time of the call in ns since the guest booted (from its TSC). */
+/* Guest time of the call in ns since the guest booted (from its TSC); for an
+ * exit, the return. */
 GEARS_API uint64_t gears_sc_call__time_ns(const struct gears_sc_call *c);
+/* For an exit: when the call entered, on the same clock (0 if unknown). */
+GEARS_API uint64_t gears_sc_call__entry_time_ns(const struct gears_sc_call *c);
 /* Was it denied by a handler (exit side)? */
 GEARS_API bool gears_sc_call__denied(const struct gears_sc_call *c);
 
@@ -128,6 +144,7 @@ GEARS_API const char *gears_sc_call__captured(const struct gears_sc_call *c, int
 GEARS_API int gears_sc_call__set_arg(struct gears_sc_call *c, int i, uint64_t v);	/* entry */
 GEARS_API int gears_sc_call__set_nr(struct gears_sc_call *c, int nr);			/* entry */
 GEARS_API int gears_sc_call__deny(struct gears_sc_call *c, int err);			/* entry: skip, return -err */
+GEARS_API int gears_sc_call__skip(struct gears_sc_call *c, int64_t ret);		/* entry: skip, return ret */
 GEARS_API int gears_sc_call__set_ret(struct gears_sc_call *c, int64_t v);		/* exit, or hypercall */
 
 /* ---- names ---- */

@@ -76,12 +76,18 @@
 #define GEARS_SC_REQ_EXIT	2u
 #define GEARS_SC_REQ_HCALL	3u
 
-#define GEARS_SC_EV_DATA	112u
+#define GEARS_SC_EV_DATA	104u
 
 /* Offsets into struct gears_sc_ctl used by the stub's assembly fast path
  * (checked against the struct below). */
 #define GEARS_SC_CTL_ORIG64	16
 #define GEARS_SC_CTL_ANY	2392
+
+/* The slow path keeps a frame of this many bytes right below the caller's
+ * return address, i.e. at pt_regs - 8 - GEARS_SC_FRAME (the kernel calls with
+ * %rsp = pt_regs), so the return hook, given only pt_regs, can find it.
+ * 8 mod 16 keeps the stack aligned for calls. */
+#define GEARS_SC_FRAME		248
 
 #ifndef __ASSEMBLER__
 
@@ -102,8 +108,10 @@ struct gears_sc_ev {
 	int32_t tgid;		/* process id */
 	uint16_t flags;
 	uint16_t data_len;	/* bytes used in data[] */
-	uint32_t pad;
+	int32_t ppid;		/* the parent's process id (lets tracers follow a child
+				 * from its first call, before the parent's fork returns) */
 	char comm[16];
+	uint64_t tsc_entry;	/* exit records: when the call entered */
 	char data[GEARS_SC_EV_DATA];	/* captured strings, each NUL-terminated */
 };
 
@@ -124,7 +132,8 @@ struct gears_sc_slot {
 	char comm[16];
 	uint32_t action;	/* host's answer: GEARS_SC_ACT_* */
 	uint32_t compat;
-	uint8_t pad[GEARS_SC_SLOT_SIZE - 88];
+	int32_t ppid;
+	uint8_t pad[GEARS_SC_SLOT_SIZE - 92];
 };
 
 /* Configuration and counters, at GEARS_SC_CTL_OFF. */
@@ -140,12 +149,15 @@ struct gears_sc_ctl {
 	/* per-CPU offsets (%gs-relative) and struct offsets, from kallsyms/BTF */
 	uint64_t gs_current_task;
 	uint64_t gs_cpu_number;
-	uint32_t off_pid, off_tgid, off_comm, pad0;
+	uint32_t off_pid, off_tgid, off_comm, off_parent;
 	/* pt_regs layout (offsets) */
 	uint32_t r_di, r_si, r_dx, r_r10, r_r8, r_r9, r_ax, r_orig_ax, r_ip, r_bx, r_cx, r_bp;
 	/* synchronous requests */
 	uint64_t sync_timeout_tsc;	/* spin bound while POSTED */
 	uint64_t sync_hard_tsc;		/* bound while CLAIMED (host alive but slow) */
+	uint64_t ring_wait_tsc;		/* a full ring: wait this long for room, then drop */
+	uint64_t orig_exit;		/* syscall_exit_to_user_mode (0: return hook not installed) */
+	uint64_t cookie;		/* marks a live slow-path frame (random per install) */
 	uint32_t hcall_enabled;
 	uint32_t pad1;
 	/* ring */
@@ -155,10 +167,8 @@ struct gears_sc_ctl {
 	uint64_t ring_drops;		/* events lost because the ring was full */
 	uint64_t sync_timeouts;		/* requests the host did not answer in time */
 	uint64_t sync_late;		/* answers that came after the guest gave up */
-	uint64_t inflight;		/* calls inside the slow path right now */
-	uint64_t hooked_calls;		/* calls that took the slow path */
 	uint64_t hcalls;
-	uint64_t reserved[16];
+	uint64_t reserved[15];
 	/* per-number selection: GEARS_SC_SEL_* bits */
 	uint16_t sel[GEARS_SC_NR_MAX];
 	uint16_t sel32[GEARS_SC_NR_MAX];	/* the same for compat (i386) numbers */

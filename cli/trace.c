@@ -1,0 +1,878 @@
+// SPDX-License-Identifier: MIT
+/*
+ * gears trace: strace for a whole VM, from outside.
+ *
+ *   gears trace [options] NAME            attach to a running VM
+ *   gears trace [options] -- CMD ARGS...  boot the default guest, trace CMD
+ *
+ * A client of the VM's supervisor (trace_srv.c does the intercepting); this
+ * side filters by process, follows children, pairs entries with returns per
+ * thread and prints strace-like lines, a -c summary or JSON.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gears/linux.h>
+#include <gears/syscall.h>
+#include <gears/vm.h>
+
+#include "cli.h"
+#include "ctl.h"
+#include "frame.h"
+#include "trace_fmt.h"
+#include "trace_proto.h"
+
+#define MAX_PIDS 4096
+#define PEND_SLOTS 16384	/* threads with a call in progress */
+#define HOLD_MAX (1u << 20)	/* records kept before the command's pid is known */
+
+struct pend {
+	int tid;
+	struct trace_rec *rec;
+};
+
+struct count {
+	uint64_t calls, errors, ns;
+};
+
+struct tracer {
+	/* options */
+	const char *mode;
+	bool follow, summary, json, quiet_summary;
+	int want_pid;
+	const char *want_comm;
+	uint64_t show[GEARS_SC_NR_WORDS], show32[GEARS_SC_NR_WORDS];
+	bool show_all;
+	FILE *out;
+	json_t *inject;		/* -e inject=... rules for the server */
+	int ring_wait_ms;	/* --ring-wait (-1: not given) */
+	/* state */
+	bool cmd_mode;
+	int root;		/* CMD mode: the command's pid (0 until known) */
+	bool root_execd;	/* its first successful execve seen */
+	int pids[MAX_PIDS];
+	int npids;
+	struct pend pend[PEND_SLOTS];
+	struct trace_rec **held;
+	size_t nheld;
+	bool have_t0;
+	uint64_t t0;
+	struct count cnt[2][GEARS_SC_NR_WORDS * 64];
+	uint64_t lost, printed;
+	json_t *stats;
+};
+
+static void help(FILE *f)
+{
+	fprintf(f,
+		"Options:\n"
+		"  --mode MODE     exit: stop the VM on every call (gdbstub), nothing installed;\n"
+		"                  filter: guest-side stub, the guest waits for gears on selected calls;\n"
+		"                  ring: guest-side stub, records in shared memory, no waiting (default)\n"
+		"  -e SYSCALL,...  only these calls (names or numbers); also -e trace=SYSCALL,...\n"
+		"  -e inject=SET:ACTION[:ACTION]  change calls of the processes named by -p or --comm:\n"
+		"                  error=ERRNO (skip, fail with ERRNO), retval=N (skip, return N),\n"
+		"                  ret=N (run, then return N), argI=N (run with argument I = N)\n"
+		"  -p PID          only this process (and its children with -f)\n"
+		"  --comm NAME     only processes with this name (and their children with -f)\n"
+		"  -f              follow children\n"
+		"  -c              count calls, errors and time per syscall (like strace -c)\n"
+		"  -o FILE         write the trace to FILE (default: standard error)\n"
+		"  --ring-wait MS  ring mode: how long a guest CPU waits for room in a full ring\n"
+		"                  before the record is dropped and counted (default 50; 0: never)\n"
+		"  --json          one JSON object per call\n"
+		"  --smp N, --mem SIZE, --kernel F, --initrd F, --append S, --accel A\n"
+		"                  with -- CMD: how to boot the guest\n\n"
+		"Lines read: TIME [CPU] PID COMM name(args) = ret. With -- CMD, CMD (and with -f\n"
+		"its descendants) is traced from its execve on, like strace -f CMD.\n");
+}
+
+/* ---- process filter ---- */
+
+static bool pid_in(const struct tracer *t, int pid)
+{
+	for (int i = 0; i < t->npids; i++)
+		if (t->pids[i] == pid)
+			return true;
+	return false;
+}
+
+static void pid_add(struct tracer *t, int pid)
+{
+	if (pid > 0 && !pid_in(t, pid) && t->npids < MAX_PIDS)
+		t->pids[t->npids++] = pid;
+}
+
+static bool is_fork(const struct trace_rec *r)
+{
+	const char *n = gears_sc__name(r->nr, r->flags & TREC_COMPAT);
+
+	return n && (!strcmp(n, "clone") || !strcmp(n, "clone3") || !strcmp(n, "fork") ||
+		     !strcmp(n, "vfork"));
+}
+
+static bool is_execve(const struct trace_rec *r)
+{
+	const char *n = gears_sc__name(r->nr, r->flags & TREC_COMPAT);
+
+	return n && (!strcmp(n, "execve") || !strcmp(n, "execveat"));
+}
+
+/* Is this record's process one we trace? Updates the set (children, comm). */
+static bool wanted(struct tracer *t, const struct trace_rec *r)
+{
+	bool filtering = t->cmd_mode || t->want_pid || t->want_comm;
+	bool in;
+
+	if (!filtering)
+		return true;
+	if (t->want_comm && !strncmp(r->comm, t->want_comm, 15))
+		pid_add(t, r->pid);
+	in = pid_in(t, r->pid);
+	/* A child can make calls before its parent's fork has returned: know it
+	 * by its parent. */
+	if (!in && t->follow && r->ppid > 0 && pid_in(t, r->ppid)) {
+		pid_add(t, r->pid);
+		in = true;
+	}
+	/* A child's pid is the return value of fork/clone in the parent. */
+	if (in && t->follow && r->kind == TREC_EXIT && is_fork(r) && r->ret > 0)
+		pid_add(t, (int)r->ret);
+	return in;
+}
+
+static bool shown(const struct tracer *t, const struct trace_rec *r)
+{
+	const uint64_t *set = (r->flags & TREC_COMPAT) ? t->show32 : t->show;
+
+	if (t->show_all)
+		return true;
+	return r->nr >= 0 && r->nr < GEARS_SC_NR_WORDS * 64 && (set[r->nr / 64] & (1ull << (r->nr % 64)));
+}
+
+/* ---- output ---- */
+
+static void emit(struct tracer *t, const struct trace_rec *e, const struct trace_rec *x)
+{
+	const struct trace_rec *r = e ? e : x;
+	char call[8192], ret[160];
+	double ts;
+
+	if (t->summary) {	/* like strace -c: the table instead of the lines */
+		struct count *c = &t->cnt[!!(r->flags & TREC_COMPAT)][r->nr & (GEARS_SC_NR_WORDS * 64 - 1)];
+
+		c->calls++;
+		if (x && fmt_is_error(x->ret))
+			c->errors++;
+		if (e && x && e != x && x->time_ns > e->time_ns)
+			c->ns += x->time_ns - e->time_ns;
+		else if (x && x->entry_ns && x->time_ns >= x->entry_ns)
+			c->ns += x->time_ns - x->entry_ns;
+		return;
+	}
+	if (!t->have_t0) {
+		t->t0 = (e == x && x && x->entry_ns) ? x->entry_ns : r->time_ns;
+		t->have_t0 = true;
+	}
+	/* A line is stamped with when the call entered, like strace's. */
+	uint64_t when = (e == x && x && x->entry_ns) ? x->entry_ns : r->time_ns;
+
+	ts = when >= t->t0 ? (double)(when - t->t0) / 1e9 : 0;
+	fmt_call(call, sizeof(call), e, x);
+	fmt_ret(ret, sizeof(ret), x);
+	t->printed++;
+	if (t->json) {
+		json_t *args = json_array(), *strs = json_object();
+		json_t *j;
+
+		for (int i = 0; i < 6; i++)
+			json_array_append_new(args, json_integer((json_int_t)r->args[i]));
+		for (int i = 0; i < 6 + TREC_ARGV + 64; i++) {
+			const char *s = e ? rec_str(e, i) : NULL;
+			char k[24];
+
+			if (s) {
+				snprintf(k, sizeof(k), "%s%d", i >= TREC_ARGV ? "argv" : "", i >= TREC_ARGV ? i - TREC_ARGV : i);
+				json_object_set_new(strs, k, json_string(s));
+			}
+		}
+		j = json_pack("{s:f, s:i, s:i, s:i, s:s, s:s, s:i, s:b, s:o, s:o, s:s}", "time", ts,
+			      "cpu", r->cpu, "pid", r->pid, "tid", r->tid, "comm", r->comm,
+			      "syscall", gears_sc__name(r->nr, r->flags & TREC_COMPAT) ?: "?", "nr", r->nr,
+			      "compat", !!(r->flags & TREC_COMPAT), "args", args, "strings", strs, "text", call);
+		if (x) {
+			json_object_set_new(j, "ret", json_integer((json_int_t)x->ret));
+			if (fmt_is_error(x->ret))
+				json_object_set_new(j, "errno", json_string(strerrorname_np((int)-x->ret) ?: "?"));
+			if (x->flags & TREC_DENIED)
+				json_object_set_new(j, "denied", json_true());
+		}
+		json_dumpf(j, t->out, JSON_COMPACT);
+		fputc('\n', t->out);
+		json_decref(j);
+	} else {
+		fprintf(t->out, "%11.6f [%u] %6d %-15s %s = %s\n", ts, r->cpu, r->tid, r->comm, call, ret);
+	}
+}
+
+static struct pend *pend_slot(struct tracer *t, int tid, bool create)
+{
+	unsigned h = (unsigned)tid * 2654435761u % PEND_SLOTS;
+
+	for (int i = 0; i < PEND_SLOTS; i++) {
+		struct pend *p = &t->pend[(h + (unsigned)i) % PEND_SLOTS];
+
+		if (p->rec && p->tid == tid)
+			return p;
+		if (!p->rec)
+			return create ? p : NULL;
+	}
+	return NULL;
+}
+
+static struct trace_rec *copy_rec(const struct trace_rec *r)
+{
+	struct trace_rec *c = malloc(r->size);
+
+	if (c)
+		memcpy(c, r, r->size);
+	return c;
+}
+
+/* An entry waits for its return; a return completes it. */
+static void pair(struct tracer *t, const struct trace_rec *r)
+{
+	struct pend *p;
+
+	if (r->kind == TREC_ENTRY) {
+		if (fmt_noreturn(r->nr, r->flags & TREC_COMPAT)) {
+			emit(t, r, NULL);
+			return;
+		}
+		p = pend_slot(t, r->tid, true);
+		if (!p)
+			return;
+		if (p->rec) {	/* an entry that never returned (execve of a new image...) */
+			emit(t, p->rec, NULL);
+			free(p->rec);
+		}
+		p->tid = r->tid;
+		p->rec = copy_rec(r);
+		return;
+	}
+	p = pend_slot(t, r->tid, false);
+	/* An execve into a 32-bit program returns with the i386 number. */
+	if (p && (p->rec->nr == r->nr || is_execve(p->rec)))
+		emit(t, p->rec, r);
+	else
+		emit(t, (r->flags & TREC_FULL) ? r : NULL, r);
+	if (p) {
+		free(p->rec);
+		p->rec = NULL;
+		/* Re-insert the followers of this open-addressing run. */
+		unsigned i = (unsigned)(p - t->pend);
+
+		for (unsigned k = (i + 1) % PEND_SLOTS; t->pend[k].rec; k = (k + 1) % PEND_SLOTS) {
+			struct pend q = t->pend[k];
+
+			t->pend[k].rec = NULL;
+			*pend_slot(t, q.tid, true) = q;
+		}
+	}
+}
+
+static void process(struct tracer *t, const struct trace_rec *r)
+{
+	if (t->cmd_mode && t->root && r->pid == t->root && !t->root_execd) {
+		/* The agent's set-up of the command before it execs: not the
+		 * command's. Its execve is where strace would start. */
+		if (r->kind == TREC_ENTRY && is_execve(r)) {
+			struct pend *p = pend_slot(t, r->tid, true);
+
+			if (p) {
+				free(p->rec);
+				p->tid = r->tid;
+				p->rec = copy_rec(r);
+			}
+			return;
+		}
+		if (r->kind == TREC_EXIT && is_execve(r) && r->ret == 0)
+			t->root_execd = true;	/* falls through: the pair prints */
+		else {
+			struct pend *p = pend_slot(t, r->tid, false);
+
+			if (p && r->kind == TREC_EXIT) {	/* a failed PATH attempt */
+				free(p->rec);
+				p->rec = NULL;
+			}
+			return;
+		}
+	}
+	if (!wanted(t, r) || !shown(t, r))
+		return;
+	pair(t, r);
+}
+
+static void hold(struct tracer *t, const struct trace_rec *r)
+{
+	if (t->nheld >= HOLD_MAX) {
+		t->lost++;
+		return;
+	}
+	if (!(t->nheld & (t->nheld - 1)) || !t->held) {
+		size_t cap = t->nheld ? t->nheld * 2 : 1024;
+		struct trace_rec **nh = realloc(t->held, cap * sizeof(*nh));
+
+		if (!nh) {
+			t->lost++;
+			return;
+		}
+		t->held = nh;
+	}
+	t->held[t->nheld++] = copy_rec(r);
+}
+
+static void records(struct tracer *t, const char *data, size_t len)
+{
+	size_t off = 0;
+
+	while (off + sizeof(struct trace_rec) <= len) {
+		const struct trace_rec *r = (const struct trace_rec *)(data + off);
+
+		if (r->size < sizeof(*r) || r->size > len - off || r->size > TREC_MAX)
+			break;
+		if (t->cmd_mode && !t->root)
+			hold(t, r);
+		else
+			process(t, r);
+		off += r->size;
+	}
+}
+
+static void set_root(struct tracer *t, int pid)
+{
+	if (t->root)
+		return;
+	t->root = pid;
+	pid_add(t, pid);
+	for (size_t i = 0; i < t->nheld; i++) {
+		if (t->held[i])
+			process(t, t->held[i]);
+		free(t->held[i]);
+	}
+	free(t->held);
+	t->held = NULL;
+	t->nheld = 0;
+}
+
+static void print_summary(struct tracer *t, FILE *f)
+{
+	uint64_t total_ns = 0, total_calls = 0, total_err = 0;
+
+	for (int c = 0; c < 2; c++)
+		for (int i = 0; i < GEARS_SC_NR_WORDS * 64; i++)
+			total_ns += t->cnt[c][i].ns;
+	fprintf(f, "%% time     seconds  usecs/call     calls    errors syscall\n");
+	fprintf(f, "------ ----------- ----------- --------- --------- ----------------\n");
+	for (;;) {	/* by time, then calls, descending */
+		struct count *best = NULL;
+		int bc = 0, bi = 0;
+
+		for (int c = 0; c < 2; c++)
+			for (int i = 0; i < GEARS_SC_NR_WORDS * 64; i++) {
+				struct count *k = &t->cnt[c][i];
+
+				if (k->calls && (!best || k->ns > best->ns ||
+						 (k->ns == best->ns && k->calls > best->calls))) {
+					best = k;
+					bc = c;
+					bi = i;
+				}
+			}
+		if (!best)
+			break;
+		char tmp[32], errs[24] = "";
+
+		if (best->errors)
+			snprintf(errs, sizeof(errs), "%" PRIu64, best->errors);
+		fprintf(f, "%6.2f %11.6f %11" PRIu64 " %9" PRIu64 " %9s %s\n",
+			total_ns ? 100.0 * (double)best->ns / (double)total_ns : 0.0, (double)best->ns / 1e9,
+			best->ns / 1000 / best->calls, best->calls, errs, fmt_name(bi, bc, tmp, sizeof(tmp)));
+		total_calls += best->calls;
+		total_err += best->errors;
+		best->calls = 0;
+	}
+	fprintf(f, "------ ----------- ----------- --------- --------- ----------------\n");
+	fprintf(f, "100.00 %11.6f %11" PRIu64 " %9" PRIu64 " %9" PRIu64 " total\n", (double)total_ns / 1e9,
+		total_calls ? total_ns / 1000 / total_calls : 0, total_calls, total_err);
+}
+
+/* ---- talking to the supervisor ---- */
+
+/* -e list -> number sets (64-bit and compat); the server also gets the calls
+ * needed to follow children and the command's execve. */
+static int parse_syscalls(struct tracer *t, const char *list)
+{
+	char *dup = strdup(list), *save = NULL;
+	int bad = 0;
+
+	for (char *w = strtok_r(dup, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		char *end;
+		long n = strtol(w, &end, 0);
+		int a = *end ? gears_sc__number(w, false) : (int)n, b = *end ? gears_sc__number(w, true) : -1;
+
+		if (a < 0 && b < 0) {
+			cli_error("unknown system call '%s'", w);
+			bad = 1;
+			continue;
+		}
+		if (a >= 0 && a < GEARS_SC_NR_WORDS * 64)
+			t->show[a / 64] |= 1ull << (a % 64);
+		if (b >= 0 && b < GEARS_SC_NR_WORDS * 64)
+			t->show32[b / 64] |= 1ull << (b % 64);
+	}
+	free(dup);
+	return bad ? -EINVAL : 0;
+}
+
+/*
+ * -e inject=SET:ACTION[:ACTION...], strace's syntax where it overlaps:
+ *   error=ERRNO   skip the call, return -ERRNO (a name like EACCES or a number)
+ *   retval=N      skip the call, return N
+ * and GEARS' own:
+ *   ret=N         run the call, then make it return N
+ *   argI=N        run it with argument I (0..5) replaced by N
+ */
+static int parse_inject(struct tracer *t, const char *spec)
+{
+	char *dup = strdup(spec), *save = NULL, *set, *act;
+	int bad = 0;
+
+	set = strtok_r(dup, ":", &save);
+	if (!set || !(act = strtok_r(NULL, "", &save))) {
+		free(dup);
+		return cli_error("inject needs SET:ACTION (e.g. openat:error=EACCES)");
+	}
+	if (!t->inject)
+		t->inject = json_array();
+	for (char *a = strtok_r(act, ":", &save); a && !bad; a = strtok_r(NULL, ":", &save)) {
+		char *eq = strchr(a, '=');
+		json_t *proto;
+		long long v;
+
+		if (!eq) {
+			bad = cli_error("inject action '%s' needs =VALUE", a);
+			break;
+		}
+		*eq++ = 0;
+		if (!strcmp(a, "error")) {
+			v = 0;
+			for (int e = 1; e < 4096 && !v; e++)
+				if (strerrorname_np(e) && !strcmp(strerrorname_np(e), eq))
+					v = e;
+			if (!v)
+				v = atoll(eq);
+			if (v <= 0 || v > 4095) {
+				bad = cli_error("unknown errno '%s'", eq);
+				break;
+			}
+			proto = json_pack("{s:I}", "skip", (json_int_t)-v);
+		} else if (!strcmp(a, "retval")) {
+			proto = json_pack("{s:I}", "skip", (json_int_t)strtoll(eq, NULL, 0));
+		} else if (!strcmp(a, "ret")) {
+			proto = json_pack("{s:I}", "ret", (json_int_t)strtoll(eq, NULL, 0));
+		} else if (!strncmp(a, "arg", 3) && a[3] >= '0' && a[3] <= '5' && !a[4]) {
+			proto = json_pack("{s:i, s:I}", "arg", a[3] - '0', "value", (json_int_t)strtoll(eq, NULL, 0));
+		} else {
+			bad = cli_error("unknown inject action '%s' (error, retval, ret, argN)", a);
+			break;
+		}
+		/* One rule per call in SET, per ABI that has it. */
+		char *s2 = strdup(set), *sv = NULL;
+
+		for (char *n = strtok_r(s2, ",", &sv); n; n = strtok_r(NULL, ",", &sv)) {
+			int nr64 = gears_sc__number(n, false), nr32 = gears_sc__number(n, true);
+
+			if (nr64 < 0 && nr32 < 0) {
+				bad = cli_error("unknown system call '%s'", n);
+				break;
+			}
+			if (nr64 >= 0) {
+				json_t *r = json_deep_copy(proto);
+
+				json_object_set_new(r, "nr", json_integer(nr64));
+				json_array_append_new(t->inject, r);
+			}
+			if (nr32 >= 0) {
+				json_t *r = json_deep_copy(proto);
+
+				json_object_set_new(r, "nr", json_integer(nr32));
+				json_object_set_new(r, "compat", json_true());
+				json_array_append_new(t->inject, r);
+			}
+		}
+		free(s2);
+		json_decref(proto);
+	}
+	free(dup);
+	return bad ? -EINVAL : 0;
+}
+
+static json_t *set_json(const uint64_t *set, bool compat, bool with_follow)
+{
+	static const char *const follow[] = { "clone", "clone3", "fork", "vfork", "execve", "execveat" };
+	json_t *a = json_array();
+
+	for (int i = 0; i < GEARS_SC_NR_WORDS * 64; i++) {
+		bool on = set[i / 64] & (1ull << (i % 64));
+
+		for (size_t k = 0; with_follow && !on && k < sizeof(follow) / sizeof(follow[0]); k++) {
+			const char *n = gears_sc__name(i, compat);
+
+			on = n && !strcmp(n, follow[k]);
+		}
+		if (on)
+			json_array_append_new(a, json_integer(i));
+	}
+	return a;
+}
+
+static int subscribe(struct tracer *t, int fd)
+{
+	json_t *req = json_pack("{s:s, s:b}", "mode", t->mode, "compat", 1);
+	char *txt;
+	int r;
+
+	if (t->ring_wait_ms >= 0)
+		json_object_set_new(req, "ring_wait_ms", json_integer(t->ring_wait_ms));
+	if (t->inject) {
+		json_object_set(req, "inject", t->inject);
+		json_object_set_new(req, "scope", json_pack("{s:i, s:s}", "pid", t->want_pid,
+							    "comm", t->want_comm ?: ""));
+	}
+	if (!t->show_all) {
+		bool fol = t->follow || t->cmd_mode;
+
+		json_object_set_new(req, "syscalls", set_json(t->show, false, fol));
+		json_object_set_new(req, "syscalls32", set_json(t->show32, true, fol));
+	}
+	txt = json_dumps(req, JSON_COMPACT);
+	r = frame_send(fd, "TRACE", 1, txt, strlen(txt));
+	free(txt);
+	json_decref(req);
+	return r;
+}
+
+static volatile sig_atomic_t stop_sig;
+
+static void on_signal(int sig)
+{
+	stop_sig = sig;
+}
+
+/* Read frames until the supervisor goes away, or until stopped (attach mode). */
+static int pump(struct tracer *t, int fd, pid_t child)
+{
+	struct frame_reader rd = { 0 };
+	struct frame f;
+	bool subscribed = false, asked_stats = false;
+	int ret = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (stop_sig && !child && !asked_stats) {
+			/* Attach mode: Ctrl-C ends the trace; collect the counters first. */
+			frame_send(fd, "UNTRACE", 1, NULL, 0);
+			frame_send(fd, "STATS", 2, NULL, 0);
+			asked_stats = true;
+		}
+		if (poll(&p, 1, 200) < 0 && errno != EINTR)
+			break;
+		if (!p.revents)
+			continue;
+		int r = frame_reader_fill(&rd, fd);
+
+		if (r == 0 || (r < 0 && r != -EINTR && r != -EAGAIN))
+			break;
+		while (frame_reader_next(&rd, &f) == 1) {
+			if (!strcmp(f.type, "EVS")) {
+				records(t, f.data, f.len);
+			} else if (!strcmp(f.type, "PID")) {
+				if (t->cmd_mode)
+					set_root(t, atoi(f.data));
+			} else if (!strcmp(f.type, "LOST")) {
+				t->lost += strtoull(f.data, NULL, 10);
+			} else if (!strcmp(f.type, "STATS")) {
+				json_decref(t->stats);
+				t->stats = json_loads(f.data, 0, NULL);
+				if (asked_stats)
+					goto done;
+			} else if (!strcmp(f.type, "OK") && f.id == 1 && !subscribed) {
+				subscribed = true;
+				if (child)
+					frame_send(fd, "GO", 3, NULL, 0);
+			} else if (!strcmp(f.type, "FAIL") && f.id == 1) {
+				ret = cli_error("trace: %s", f.data);
+				goto done;
+			}
+		}
+	}
+done:
+	frame_reader_free(&rd);
+	return ret;
+}
+
+static void report(struct tracer *t)
+{
+	for (int i = 0; i < PEND_SLOTS; i++) {
+		if (t->pend[i].rec) {
+			/* Still inside the call when tracing stopped. */
+			if (!t->summary && !t->json) {
+				char call[8192];
+
+				fmt_call(call, sizeof(call), t->pend[i].rec, NULL);
+				fprintf(t->out, "%11s [%u] %6d %-15s %s <unfinished ...>\n", "", t->pend[i].rec->cpu,
+					t->pend[i].rec->tid, t->pend[i].rec->comm, call);
+			}
+			free(t->pend[i].rec);
+			t->pend[i].rec = NULL;
+		}
+	}
+	if (t->summary)
+		print_summary(t, t->out);
+	uint64_t drops = t->stats ? (uint64_t)json_integer_value(json_object_get(t->stats, "ring_drops")) : 0;
+	uint64_t tmo = t->stats ? (uint64_t)json_integer_value(json_object_get(t->stats, "sync_timeouts")) : 0;
+
+	if (t->lost || drops || tmo)
+		fprintf(stderr, "gears: trace: %" PRIu64 " records lost (client too slow), %" PRIu64
+			" lost in the guest ring (full), %" PRIu64 " calls not waited for (gears too slow)\n",
+			t->lost, drops, tmo);
+}
+
+static int attach(struct tracer *t, const char *name)
+{
+	struct gears_vm *vm = gears_vm__attach(name);
+	int fd, r;
+
+	if (!vm)
+		return cli_error("%s", gears_last_error());
+	fmt_set_kernel(gears_vm__linux(vm));
+	fd = ctl_connect(name);
+	if (fd < 0) {
+		gears_vm__close(vm);
+		return cli_error("VM '%s' has no supervisor to trace through", name);
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	r = subscribe(t, fd) ?: pump(t, fd, 0);
+	close(fd);
+	report(t);
+	fmt_set_kernel(NULL);
+	gears_vm__close(vm);
+	return r;
+}
+
+/* Ask the supervisor (INFO) until the guest agent is up. */
+static int wait_ready(int fd, pid_t child)
+{
+	struct frame_reader rd = { 0 };
+	struct frame f;
+	int ready = -1;
+
+	for (int i = 0; i < 1200 && ready < 0; i++) {
+		if (frame_send(fd, "INFO", 9, NULL, 0))
+			break;
+		for (int k = 0; k < 50; k++) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+
+			if (poll(&p, 1, 100) > 0 && frame_reader_fill(&rd, fd) <= 0)
+				goto out;
+			if (frame_reader_next(&rd, &f) == 1) {
+				json_t *j = json_loads(f.data, 0, NULL);
+
+				if (json_is_true(json_object_get(j, "agent_ready")))
+					ready = 0;
+				json_decref(j);
+				break;
+			}
+		}
+		if (ready < 0) {
+			if (waitpid(child, NULL, WNOHANG) == child)
+				break;
+			usleep(100000);
+		}
+	}
+out:
+	frame_reader_free(&rd);
+	return ready;
+}
+
+static int run_cmd(struct tracer *t, char **runopts, int nrunopts, char **cmd)
+{
+	char name[64], self[4096];
+	char *argv[64 + 256];
+	int n = 0, fd = -1, status = 0;
+	pid_t child;
+	ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (k <= 0)
+		return cli_error("cannot find my own executable");
+	self[k] = 0;
+	snprintf(name, sizeof(name), "trace-%d", (int)getpid());
+	argv[n++] = self;
+	argv[n++] = "run";
+	argv[n++] = "--name";
+	argv[n++] = name;
+	argv[n++] = "--hold";
+	for (int i = 0; i < nrunopts && n < 60; i++)
+		argv[n++] = runopts[i];
+	argv[n++] = "--";
+	for (int i = 0; cmd[i] && n < (int)(sizeof(argv) / sizeof(argv[0])) - 1; i++)
+		argv[n++] = cmd[i];
+	argv[n] = NULL;
+	child = fork();
+	if (child < 0)
+		return cli_error("fork: %s", strerror(errno));
+	if (child == 0) {
+		execv(self, argv);
+		_exit(127);
+	}
+	/* The guest's Ctrl-C: the supervisor passes it to CMD; we keep reading. */
+	signal(SIGINT, SIG_IGN);
+	for (int i = 0; i < 1200 && fd < 0; i++) {
+		if (waitpid(child, &status, WNOHANG) == child)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 125;
+		fd = ctl_connect(name);
+		if (fd < 0)
+			usleep(100000);
+	}
+	if (fd < 0) {
+		kill(child, SIGTERM);
+		waitpid(child, &status, 0);
+		return cli_error("the VM did not come up");
+	}
+	/* Interception needs a booted kernel: wait for the guest's agent. */
+	if (wait_ready(fd, child) < 0) {
+		close(fd);
+		kill(child, SIGTERM);
+		waitpid(child, &status, 0);
+		return cli_error("the guest did not finish booting");
+	}
+	struct gears_vm *vm = gears_vm__attach(name);
+
+	if (vm)
+		fmt_set_kernel(gears_vm__linux(vm));
+	int r = subscribe(t, fd) ?: pump(t, fd, child);
+
+	close(fd);
+	if (r)
+		kill(child, SIGTERM);
+	waitpid(child, &status, 0);
+	report(t);
+	fmt_set_kernel(NULL);
+	gears_vm__close(vm);
+	if (r)
+		return r;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mode", required_argument, 0, 'M' }, { "comm", required_argument, 0, 'C' },
+		{ "json", no_argument, 0, 'j' }, { "pretty", no_argument, 0, 'j' },
+		{ "smp", required_argument, 0, 1 }, { "mem", required_argument, 0, 2 },
+		{ "kernel", required_argument, 0, 3 }, { "initrd", required_argument, 0, 4 },
+		{ "append", required_argument, 0, 5 }, { "accel", required_argument, 0, 6 },
+		{ "ring-wait", required_argument, 0, 'W' },
+		{ 0, 0, 0, 0 }
+	};
+	static const char *const runflag[] = { NULL, "--smp", "--mem", "--kernel", "--initrd", "--append", "--accel" };
+	static struct tracer t;
+	char *runopts[16];
+	int nrun = 0, c, dd = -1, r;
+	const char *name = NULL, *outfile = NULL;
+
+	memset(&t, 0, sizeof(t));
+	t.mode = "ring";
+	t.show_all = true;
+	t.ring_wait_ms = -1;
+	t.out = stderr;	/* like strace: the program's own output stays on stdout */
+	t.json = json_mode;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--")) {
+			dd = i;
+			break;
+		}
+	int pargc = dd > 0 ? dd : argc;
+
+	optind = 1;
+	while ((c = getopt_long(pargc, argv, "e:p:fco:j", opts, NULL)) != -1) {
+		switch (c) {
+		case 'M':
+			if (strcmp(optarg, "exit") && strcmp(optarg, "filter") && strcmp(optarg, "ring"))
+				return cli_error("--mode is exit, filter or ring");
+			t.mode = optarg;
+			break;
+		case 'e':
+			if (!strncmp(optarg, "inject=", 7)) {
+				if (parse_inject(&t, optarg + 7))
+					return 1;
+				break;
+			}
+			t.show_all = false;
+			if (parse_syscalls(&t, !strncmp(optarg, "trace=", 6) ? optarg + 6 : optarg))
+				return 1;
+			break;
+		case 'p': t.want_pid = atoi(optarg); pid_add(&t, t.want_pid); break;
+		case 'C': t.want_comm = optarg; break;
+		case 'f': t.follow = true; break;
+		case 'c': t.summary = true; break;
+		case 'W': t.ring_wait_ms = atoi(optarg); break;
+		case 'o': outfile = optarg; break;
+		case 'j': t.json = true; break;
+		case 1: case 2: case 3: case 4: case 5: case 6:
+			if (nrun < 14) {
+				runopts[nrun++] = (char *)runflag[c];
+				runopts[nrun++] = optarg;
+			}
+			break;
+		default:
+			return cli_usage(&cmd_trace, stderr);
+		}
+	}
+	if (optind < pargc)
+		name = argv[optind];
+	if ((dd > 0) == (name != NULL) || (dd > 0 && dd + 1 >= argc))
+		return cli_usage(&cmd_trace, stderr);
+	if (outfile && !(t.out = fopen(outfile, "w")))
+		return cli_error("cannot write %s: %s", outfile, strerror(errno));
+	if (dd > 0) {
+		t.cmd_mode = true;
+		r = run_cmd(&t, runopts, nrun, argv + dd + 1);
+	} else {
+		r = attach(&t, name);
+	}
+	if (t.out != stderr)
+		fclose(t.out);
+	json_decref(t.stats);
+	json_decref(t.inject);
+	return r;
+}
+
+const struct gears_cmd cmd_trace = {
+	.name = "trace",
+	.args = "[--mode exit|filter|ring] [-e SYSCALL,...] [-p PID] [--comm NAME] [-f] [-c] [-o FILE] "
+		"[--json] (NAME | -- CMD ARGS...)",
+	.summary = "trace the system calls of a whole VM, or of CMD in a fresh one, from outside",
+	.run = run,
+	.help = help,
+};

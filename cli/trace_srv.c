@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Trace subscriptions in the supervisor. Each subscription is one handler in
+ * the VM's gears_sc (delivery by mode: ring, filter = sync, exit), turning each
+ * call into a trace record with its string arguments resolved while they are
+ * still valid: captured by the guest stub (ring), or read from the caller's
+ * memory while it waits (filter) or while the VM is stopped (exit).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include <gears/syscall.h>
+#include <gears/vm.h>
+
+#include "trace_proto.h"
+#include "trace_srv.h"
+
+#define MAX_SUBS 32
+#define BATCH 65536
+#define STR_MAX 4096		/* a path */
+#define ARGV_STR_MAX 1024
+#define ARGV_MAX 64
+
+#define MAX_RULES 16
+
+/* -e inject=...: change calls of the processes in scope. */
+struct rule {
+	int nr;
+	bool compat;
+	enum { R_SKIP, R_RET, R_ARG } what;
+	int arg;
+	int64_t value;
+	int handler;
+	struct sub *s;
+};
+
+struct sub {
+	bool used;
+	int client;
+	uint32_t id;
+	int handler[4];		/* 64-bit, compat; never-returning entries (ring) */
+	struct tsrv *t;
+	struct rule rules[MAX_RULES];
+	int nrules;
+	int scope_pid;		/* rules apply to this process ... */
+	char scope_comm[16];	/* ... or processes with this name */
+	char batch[BATCH];
+	size_t blen;
+};
+
+struct tsrv {
+	struct gears_vm *vm;
+	struct gears_sc *sc;
+	tsrv_send_fn send;
+	void *ctx;
+	struct sub subs[MAX_SUBS];
+};
+
+struct tsrv *tsrv_new(struct gears_vm *vm, tsrv_send_fn send, void *ctx)
+{
+	struct tsrv *t = calloc(1, sizeof(*t));
+
+	if (t) {
+		t->vm = vm;
+		t->send = send;
+		t->ctx = ctx;
+	}
+	return t;
+}
+
+static void flush(struct sub *s)
+{
+	if (s->blen) {
+		s->t->send(s->t->ctx, s->client, "EVS", s->id, s->batch, s->blen);
+		s->blen = 0;
+	}
+}
+
+static void sub_end(struct tsrv *t, struct sub *s)
+{
+	flush(s);
+	for (int i = 0; i < 4; i++)
+		if (s->handler[i] > 0)
+			gears_sc__remove(t->sc, s->handler[i]);
+	for (int i = 0; i < s->nrules; i++)
+		if (s->rules[i].handler > 0)
+			gears_sc__remove(t->sc, s->rules[i].handler);
+	s->nrules = 0;
+	s->used = false;
+}
+
+static int on_rule(struct gears_sc_call *c, void *ctx)
+{
+	struct rule *r = ctx;
+	struct sub *s = r->s;
+
+	if (s->scope_pid ? gears_sc_call__pid(c) != s->scope_pid
+			 : strncmp(gears_sc_call__comm(c), s->scope_comm, 15))
+		return 0;
+	switch (r->what) {
+	case R_SKIP:
+		return gears_sc_call__skip(c, r->value);
+	case R_RET:
+		return gears_sc_call__set_ret(c, r->value);
+	case R_ARG:
+		return gears_sc_call__set_arg(c, r->arg, (uint64_t)r->value);
+	}
+	return 0;
+}
+
+/* "inject": [{"nr": N, "compat": bool, "skip": V | "ret": V | "arg": I, "value": V}] */
+static int add_rules(struct tsrv *t, struct sub *s, json_t *inject, json_t *scope, unsigned delivery,
+		     char *err, size_t errsz)
+{
+	size_t i;
+	json_t *v;
+
+	if (!inject)
+		return 0;
+	s->scope_pid = (int)json_integer_value(json_object_get(scope, "pid"));
+	snprintf(s->scope_comm, sizeof(s->scope_comm), "%s",
+		 json_string_value(json_object_get(scope, "comm")) ?: "");
+	if (!s->scope_pid && !s->scope_comm[0]) {
+		snprintf(err, errsz, "inject needs a scope: -p PID or --comm NAME");
+		return -EINVAL;
+	}
+	if (delivery == GEARS_SC_RING)
+		delivery = GEARS_SC_SYNC;	/* changing a call needs the guest to wait */
+	json_array_foreach(inject, i, v) {
+		struct rule *r;
+		json_int_t nr = json_integer_value(json_object_get(v, "nr"));
+
+		if (s->nrules >= MAX_RULES || nr < 0 || nr >= GEARS_SC_NR_WORDS * 64) {
+			snprintf(err, errsz, "bad or too many inject rules");
+			return -EINVAL;
+		}
+		r = &s->rules[s->nrules++];
+		*r = (struct rule){ .nr = (int)nr, .compat = json_is_true(json_object_get(v, "compat")), .s = s };
+		if (json_object_get(v, "skip")) {
+			r->what = R_SKIP;
+			r->value = json_integer_value(json_object_get(v, "skip"));
+		} else if (json_object_get(v, "ret")) {
+			r->what = R_RET;
+			r->value = json_integer_value(json_object_get(v, "ret"));
+		} else if (json_object_get(v, "arg")) {
+			r->what = R_ARG;
+			r->arg = (int)json_integer_value(json_object_get(v, "arg"));
+			r->value = json_integer_value(json_object_get(v, "value"));
+			if (r->arg < 0 || r->arg > 5) {
+				snprintf(err, errsz, "inject: argument index must be 0..5");
+				return -EINVAL;
+			}
+		} else {
+			snprintf(err, errsz, "inject rule without an action");
+			return -EINVAL;
+		}
+		r->handler = gears_sc__add(t->sc, r->nr, delivery | (r->compat ? GEARS_SC_COMPAT : 0) |
+					   (r->what == R_RET ? GEARS_SC_ON_EXIT : GEARS_SC_ON_ENTRY),
+					   on_rule, r);
+		if (r->handler < 0) {
+			snprintf(err, errsz, "inject: %s", gears_last_error());
+			return r->handler;
+		}
+	}
+	return 0;
+}
+
+void tsrv_free(struct tsrv *t)
+{
+	if (!t)
+		return;
+	/* The VM is going away: subscribers get the final counters. */
+	tsrv_poll(t);
+	for (int i = 0; i < MAX_SUBS; i++) {
+		if (t->subs[i].used) {
+			tsrv_stats(t, t->subs[i].client, t->subs[i].id);
+			sub_end(t, &t->subs[i]);
+		}
+	}
+	gears_sc__free(t->sc);
+	free(t);
+}
+
+struct gears_sc *tsrv_sc(struct tsrv *t)
+{
+	if (!t->sc)
+		t->sc = gears_sc__new(t->vm, NULL);
+	return t->sc;
+}
+
+/* ---- records ---- */
+
+struct recbuf {
+	char b[TREC_MAX];
+	size_t len;
+	bool trunc;
+};
+
+static void add_str(struct recbuf *rb, struct trace_rec *r, uint8_t tag, const char *txt, size_t max)
+{
+	size_t n = strnlen(txt, max);
+
+	if (rb->len + 2 + n > sizeof(rb->b)) {
+		if (rb->len + 3 > sizeof(rb->b)) {
+			rb->trunc = true;
+			return;
+		}
+		n = sizeof(rb->b) - rb->len - 2;
+		rb->trunc = true;
+	}
+	rb->b[rb->len++] = (char)tag;
+	memcpy(rb->b + rb->len, txt, n);
+	rb->len += n;
+	rb->b[rb->len++] = 0;
+	r->nstr++;
+}
+
+/* The string at `va` in the caller's memory. */
+static bool mem_str(struct gears_sc_call *c, uint64_t va, char *buf, size_t max, bool *trunc)
+{
+	int r = gears_sc_call__read_str(c, va, buf, max);
+
+	if (r == -ENAMETOOLONG) {
+		*trunc = true;
+		return true;
+	}
+	return r >= 0;
+}
+
+static void strings(struct gears_sc_call *c, struct trace_rec *r, struct recbuf *rb)
+{
+	int nr = gears_sc_call__nr(c), argv;
+	bool compat = gears_sc_call__compat(c), ring = gears_sc_call__delivery(c) == GEARS_SC_RING;
+	unsigned mask = gears_sc__string_args(nr, compat, &argv);
+	static char buf[STR_MAX];
+	int k = 0;	/* captured strings used so far */
+
+	/* Ring records carry what the guest stub captured (for an exit, at the
+	 * call's entry). Sync and exit modes read the caller's memory at entry,
+	 * while it waits. After the fact, an execve's old memory is gone. */
+	if (gears_sc_call__is_exit(c) && !ring)
+		return;
+	for (int a = 0; a < 6; a++) {
+		const char *cap;
+
+		if (!(mask & (1u << a)))
+			continue;
+		cap = ring ? gears_sc_call__captured(c, k++) : NULL;
+		if (cap)
+			add_str(rb, r, (uint8_t)a, cap, STR_MAX);
+		else if ((!ring || argv < 0) &&
+			 mem_str(c, gears_sc_call__arg(c, a), buf, sizeof(buf), &rb->trunc))
+			add_str(rb, r, (uint8_t)a, buf, STR_MAX);
+	}
+	if (argv < 0)
+		return;
+	if (ring) {
+		const char *cap;
+
+		for (int i = 0; i < ARGV_MAX && (cap = gears_sc_call__captured(c, k + i)); i++)
+			add_str(rb, r, (uint8_t)(TREC_ARGV + i), cap, ARGV_STR_MAX);
+		return;
+	}
+	for (int i = 0; i < ARGV_MAX; i++) {
+		uint64_t p = 0;
+		size_t psz = compat ? 4 : 8;
+
+		if (gears_sc_call__read(c, gears_sc_call__arg(c, argv) + psz * (uint64_t)i, &p, psz) || !p)
+			break;
+		if (!mem_str(c, p, buf, ARGV_STR_MAX, &rb->trunc))
+			break;
+		add_str(rb, r, (uint8_t)(TREC_ARGV + i), buf, ARGV_STR_MAX);
+	}
+}
+
+static int on_call(struct gears_sc_call *c, void *ctx)
+{
+	struct sub *s = ctx;
+	struct recbuf rb = { .len = sizeof(struct trace_rec) };
+	struct trace_rec *r = (struct trace_rec *)rb.b;
+
+	memset(r, 0, sizeof(*r));
+	r->kind = gears_sc_call__is_exit(c) ? TREC_EXIT : TREC_ENTRY;
+	r->flags = (gears_sc_call__compat(c) ? TREC_COMPAT : 0) | (gears_sc_call__denied(c) ? TREC_DENIED : 0);
+	if (r->kind == TREC_EXIT && gears_sc_call__delivery(c) == GEARS_SC_RING)
+		r->flags |= TREC_FULL;
+	r->nr = gears_sc_call__nr(c);
+	r->pid = gears_sc_call__pid(c);
+	r->tid = gears_sc_call__tid(c);
+	r->ppid = gears_sc_call__ppid(c);
+	r->cpu = (uint16_t)gears_sc_call__cpu(c);
+	r->time_ns = gears_sc_call__time_ns(c);
+	r->entry_ns = gears_sc_call__entry_time_ns(c);
+	for (int i = 0; i < 6; i++)
+		r->args[i] = gears_sc_call__arg(c, i);
+	r->ret = r->kind == TREC_EXIT ? gears_sc_call__ret(c) : 0;
+	memcpy(r->comm, gears_sc_call__comm(c), sizeof(r->comm));
+	strings(c, r, &rb);
+	if (rb.trunc)
+		r->flags |= TREC_TRUNC;
+	rb.len = (rb.len + 7) & ~(size_t)7;
+	r->size = (uint16_t)rb.len;
+	if (s->blen + rb.len > sizeof(s->batch))
+		flush(s);
+	memcpy(s->batch + s->blen, rb.b, rb.len);
+	s->blen += rb.len;
+	return 0;
+}
+
+/* ---- subscriptions ---- */
+
+static int parse_set(json_t *arr, uint64_t set[GEARS_SC_NR_WORDS], bool *any)
+{
+	size_t i;
+	json_t *v;
+
+	memset(set, 0, GEARS_SC_NR_WORDS * 8);
+	*any = false;
+	if (!arr) {
+		memset(set, 0xff, GEARS_SC_NR_WORDS * 8);
+		*any = true;
+		return 0;
+	}
+	if (!json_is_array(arr))
+		return -EINVAL;
+	json_array_foreach(arr, i, v) {
+		json_int_t nr = json_integer_value(v);
+
+		if (!json_is_integer(v) || nr < 0 || nr >= GEARS_SC_NR_WORDS * 64)
+			return -EINVAL;
+		set[nr / 64] |= 1ull << (nr % 64);
+		*any = true;
+	}
+	return 0;
+}
+
+int tsrv_subscribe(struct tsrv *t, int client, uint32_t id, const char *json, char *err, size_t errsz)
+{
+	json_error_t je;
+	json_t *j = json_loads(json, 0, &je), *inject, *scope;
+	const char *mode;
+	unsigned delivery;
+	uint64_t set[GEARS_SC_NR_WORDS], set32[GEARS_SC_NR_WORDS];
+	bool any, any32;
+	struct sub *s = NULL;
+	int r = 0;
+
+	if (!j) {
+		snprintf(err, errsz, "bad TRACE request: %s", je.text);
+		return -EINVAL;
+	}
+	mode = json_string_value(json_object_get(j, "mode")) ?: "ring";
+	delivery = !strcmp(mode, "ring") ? GEARS_SC_RING : !strcmp(mode, "filter") ? GEARS_SC_SYNC :
+		   !strcmp(mode, "exit") ? GEARS_SC_EXIT : 0;
+	if (!delivery || parse_set(json_object_get(j, "syscalls"), set, &any) ||
+	    parse_set(json_object_get(j, "syscalls32"), set32, &any32)) {
+		snprintf(err, errsz, "bad TRACE request (mode ring|filter|exit, syscalls: [numbers])");
+		json_decref(j);
+		return -EINVAL;
+	}
+	if (!json_is_true(json_object_get(j, "compat")))
+		any32 = false;
+	inject = json_incref(json_object_get(j, "inject"));
+	json_t *rw = json_object_get(j, "ring_wait_ms");
+	int ring_wait = rw ? (int)json_integer_value(rw) : INT32_MIN;
+	scope = json_incref(json_object_get(j, "scope"));
+	json_decref(j);
+	for (int i = 0; i < MAX_SUBS && !s; i++)
+		if (!t->subs[i].used)
+			s = &t->subs[i];
+	if (!s) {
+		snprintf(err, errsz, "too many trace subscriptions");
+		r = -ENOSPC;
+		goto out;
+	}
+	if (!tsrv_sc(t)) {
+		snprintf(err, errsz, "cannot intercept system calls: %s", gears_last_error());
+		r = -errno;
+		goto out;
+	}
+	if (ring_wait != INT32_MIN)
+		gears_sc__set_ring_wait(t->sc, ring_wait);
+	*s = (struct sub){ .used = true, .client = client, .id = id, .t = t };
+	/* Ring: one record per call, at its return, carrying the entry too (half
+	 * the guest's work); entries only for calls that never return. Sync and
+	 * exit: both sides, so strings are read while they are valid. */
+	unsigned flags = delivery | GEARS_SC_ON_EXIT | (delivery == GEARS_SC_RING ? 0 : GEARS_SC_ON_ENTRY);
+
+	for (int compat = 0; compat < 2; compat++) {
+		uint64_t *st = compat ? set32 : set;
+		uint64_t noret[GEARS_SC_NR_WORDS] = { 0 };
+		bool has_noret = false;
+
+		if (!(compat ? any32 : any))
+			continue;
+		r = gears_sc__add_set(t->sc, st, flags | (compat ? GEARS_SC_COMPAT : 0), on_call, s);
+		if (r < 0)
+			goto fail;
+		s->handler[compat] = r;
+		if (delivery != GEARS_SC_RING)
+			continue;
+		for (int i = 0; i < 2; i++) {
+			int nr = gears_sc__number(i ? "exit_group" : "exit", compat);
+
+			if (nr >= 0 && (st[nr / 64] & (1ull << (nr % 64)))) {
+				noret[nr / 64] |= 1ull << (nr % 64);
+				has_noret = true;
+			}
+		}
+		if (has_noret) {
+			r = gears_sc__add_set(t->sc, noret, GEARS_SC_RING | GEARS_SC_ON_ENTRY |
+					      (compat ? GEARS_SC_COMPAT : 0), on_call, s);
+			if (r < 0)
+				goto fail;
+			s->handler[2 + compat] = r;
+		}
+	}
+	r = add_rules(t, s, inject, scope, delivery, err, errsz);
+	if (r)
+		sub_end(t, s);
+	goto out;
+fail:
+	snprintf(err, errsz, "%s", gears_last_error());
+	sub_end(t, s);
+out:
+	json_decref(inject);
+	json_decref(scope);
+	return r < 0 ? r : 0;
+}
+
+void tsrv_unsubscribe(struct tsrv *t, int client, uint32_t id)
+{
+	for (int i = 0; i < MAX_SUBS; i++)
+		if (t->subs[i].used && t->subs[i].client == client && t->subs[i].id == id)
+			sub_end(t, &t->subs[i]);
+}
+
+void tsrv_drop_client(struct tsrv *t, int client)
+{
+	if (!t)
+		return;
+	for (int i = 0; i < MAX_SUBS; i++)
+		if (t->subs[i].used && t->subs[i].client == client) {
+			t->subs[i].blen = 0;	/* nobody to send it to */
+			sub_end(t, &t->subs[i]);
+		}
+}
+
+void tsrv_stats(struct tsrv *t, int client, uint32_t id)
+{
+	struct gears_sc_stats st = { 0 };
+	json_t *j;
+	char *txt;
+
+	if (t->sc)
+		gears_sc__stats(t->sc, &st);
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "delivered", (json_int_t)st.delivered,
+		      "ring_events", (json_int_t)st.ring_events, "ring_drops", (json_int_t)st.ring_drops,
+		      "sync_requests", (json_int_t)st.sync_requests,
+		      "sync_timeouts", (json_int_t)st.sync_timeouts, "sync_late", (json_int_t)st.sync_late,
+		      "vm_stops", (json_int_t)st.vm_stops, "bad_records", (json_int_t)st.bad_records);
+	txt = json_dumps(j, JSON_COMPACT);
+	t->send(t->ctx, client, "STATS", id, txt, strlen(txt));
+	free(txt);
+	json_decref(j);
+}
+
+int tsrv_poll(struct tsrv *t)
+{
+	int n;
+
+	if (!t->sc)
+		return 0;
+	n = gears_sc__poll(t->sc, 0);
+	for (int i = 0; i < MAX_SUBS; i++)
+		if (t->subs[i].used)
+			flush(&t->subs[i]);
+	return n;
+}
+
+int tsrv_sleep_us(struct tsrv *t)
+{
+	bool ring = false;
+
+	if (!t->sc)
+		return 1000000;
+	if (gears_sc__busy(t->sc))
+		return 100;
+	for (int i = 0; i < MAX_SUBS; i++)
+		ring |= t->subs[i].used;
+	/* The ring holds 4096 records: drain well before a busy guest fills it. */
+	return ring ? 500 : 1000000;
+}
+
+int tsrv_fd(struct tsrv *t)
+{
+	return t->sc ? gears_sc__fd(t->sc) : -1;
+}
+
+void tsrv_announce_pid(struct tsrv *t, int pid)
+{
+	char txt[24];
+	int n = snprintf(txt, sizeof(txt), "%d", pid);
+
+	for (int i = 0; i < MAX_SUBS; i++)
+		if (t->subs[i].used)
+			t->send(t->ctx, t->subs[i].client, "PID", 0, txt, (size_t)n);
+}
