@@ -7,8 +7,16 @@
 #   make bench      benchmarks (optimised build), printed as ratios
 #
 # SAN=1 builds everything under build/asan with AddressSanitizer + UBSan.
+# V=1 shows the full commands.
 
 CC      ?= gcc
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2)
+endif
 CLANG   ?= clang
 SAN     ?= 0
 ROOT    := $(abspath .)
@@ -67,9 +75,10 @@ STUB_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Iguest/include -ffreestandi
 build/gen/sc_stub.elf: guest/stubs/sc_stub.c guest/stubs/sc_entry.S guest/stubs/sc_stub.lds \
 		guest/include/gears-guest/sc_abi.h
 	@mkdir -p $(dir $@)
-	$(CC) $(STUB_CFLAGS) -c guest/stubs/sc_entry.S -o build/gen/sc_entry.o
-	$(CC) $(STUB_CFLAGS) -c guest/stubs/sc_stub.c -o build/gen/sc_stub.o
-	ld -nostdlib -static --no-warn-rwx-segments -T guest/stubs/sc_stub.lds -o $@ \
+	$(call say,STUB,$@)
+	$(Q)$(CC) $(STUB_CFLAGS) -c guest/stubs/sc_entry.S -o build/gen/sc_entry.o
+	$(Q)$(CC) $(STUB_CFLAGS) -c guest/stubs/sc_stub.c -o build/gen/sc_stub.o
+	$(Q)ld -nostdlib -static --no-warn-rwx-segments -T guest/stubs/sc_stub.lds -o $@ \
 		build/gen/sc_entry.o build/gen/sc_stub.o
 build/gen/sc_stub.h: build/gen/sc_stub.elf scripts/stub2c.sh
 	./scripts/stub2c.sh $< sc_stub $@
@@ -81,18 +90,22 @@ deps:
 
 $(O)/obj/%.o: %.c | $(GEN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(O)/libgears.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(O)/libgears.so: $(LIB_OBJS) lib/libgears.map
-	$(CC) -shared $(LDFLAGS) -Wl,--version-script=lib/libgears.map -Wl,-soname,libgears.so.0 \
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--version-script=lib/libgears.map -Wl,-soname,libgears.so.0 \
 		-o $@ $(LIB_OBJS) $(LDLIBS)
 
 $(O)/gears: $(CLI_OBJS) $(O)/libgears.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(O)/libgears.a $(LDLIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(O)/libgears.a $(LDLIBS)
 
 # ---- guest side: static programs that go into the default image ----
 GUEST_CC      := gcc
@@ -103,14 +116,17 @@ GUEST_PROGS   := $(patsubst guest/progs/%.c,build/guest/bin/%,$(wildcard guest/p
 guest: $(GUEST_PROGS)
 build/guest/bin/%: guest/progs/%.c $(wildcard guest/include/*/*.h)
 	@mkdir -p $(dir $@)
-	$(GUEST_CC) $(GUEST_CFLAGS) -o $@ $<
+	$(call say,GUEST,$@)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -o $@ $<
 # 32-bit guest programs (compat int 0x80), freestanding: no i386 libc needed.
 build/guest/bin/%: guest/progs32/%.c
 	@mkdir -p $(dir $@)
-	$(GUEST_CC) -m32 -static -nostdlib -ffreestanding -fno-pie -no-pie -O2 -Wall -Wextra -Werror -o $@ $<
+	$(call say,GUEST32,$@)
+	$(Q)$(GUEST_CC) -m32 -static -nostdlib -ffreestanding -fno-pie -no-pie -O2 -Wall -Wextra -Werror -o $@ $<
 build/guest/bin/gears-agent: guest/agent/gears-agent.c
 	@mkdir -p $(dir $@)
-	$(GUEST_CC) $(GUEST_CFLAGS) -o $@ $<
+	$(call say,GUEST,$@)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -o $@ $<
 
 image: build/image/initrd.img
 build/image/initrd.img: $(GUEST_PROGS) guest/init/init scripts/build-image.sh
@@ -119,10 +135,12 @@ build/image/initrd.img: $(GUEST_PROGS) guest/init/init scripts/build-image.sh
 # ---- tests ----
 $(O)/tests/%: tests/unit/%.c $(O)/libgears.a tests/unit/testlib.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libgears.a $(LDLIBS) $(LDFLAGS)
+	$(call say,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libgears.a $(LDLIBS) $(LDFLAGS)
 $(O)/tests/%: services/*/tests/unit/%.c $(O)/libgears.a tests/unit/testlib.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libgears.a $(LDLIBS) $(LDFLAGS)
+	$(call say,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libgears.a $(LDLIBS) $(LDFLAGS)
 
 unit: $(UNIT_BINS)
 	@./tests/run-unit.sh $(UNIT_BINS)
@@ -133,7 +151,8 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -Iinclude -Ilib -Ibuild/gen -Iguest/include -D_
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(GEN)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
+	$(call say,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
 FUZZ_SECONDS ?= 20
 fuzz: $(FUZZ_BINS)
 	@./tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
@@ -148,7 +167,8 @@ test: deps
 
 build/bench/%: bench/%.c build/libgears.a | $(GEN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< build/libgears.a $(LDLIBS)
+	$(call say,BENCH,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< build/libgears.a $(LDLIBS)
 
 bench: deps all image $(BENCH_BINS)
 	@GEARS=$(ROOT)/build/gears ./bench/run.sh

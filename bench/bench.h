@@ -3,6 +3,7 @@
 #ifndef GEARS_BENCH_H
 #define GEARS_BENCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -37,6 +37,7 @@ static int run(int argc, char **argv)
 		return 1;
 	}
 	cpus = gears_qmp__execute(gears_vm__qmp(vm), "query-cpus-fast", NULL);
+	gears_vm__qmp_release(vm);
 	ncpu = cpus ? (int)json_array_size(cpus) : gears_vm__ncpus(vm);
 	json_decref(cpus);
 	gears_linux__nsyms(l);

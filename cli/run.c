@@ -395,7 +395,8 @@ static void client_send(void *ctx, int ci, const char *type, uint32_t id, const 
 		c->out_cap = cap;
 	}
 	memcpy(c->out + c->out_len, hdr, (size_t)h);
-	memcpy(c->out + c->out_len + h, data, len);
+	if (len)
+		memcpy(c->out + c->out_len + h, data, len);
 	c->out_len += (size_t)h + len;
 }
 
@@ -854,11 +855,18 @@ static int run(int argc, char **argv)
 	tsrv_free(s.ts);
 	s.ts = NULL;
 	for (int i = 0; i < MAX_CLIENTS; i++) {
-		/* Let clients (a trace's last records) have what is queued. */
-		for (int k = 0; k < 200 && s.clients[i].fd >= 0 && s.clients[i].out_len; k++) {
+		/* Clients get everything that is queued (a trace's last records), as
+		 * long as they keep taking it. */
+		while (s.clients[i].fd >= 0 && s.clients[i].out_len) {
+			size_t before = s.clients[i].out_len;
+
 			client_flush(&s, i);
-			if (s.clients[i].out_len)
-				gears_sock_wait_writable(s.clients[i].fd, 10);
+			if (s.clients[i].out_len && gears_sock_wait_writable(s.clients[i].fd, 5000) <= 0 &&
+			    s.clients[i].out_len == before) {
+				fprintf(stderr, "gears: a client stopped reading; %zu bytes not delivered\n",
+					s.clients[i].out_len);
+				break;
+			}
 		}
 		if (s.clients[i].fd >= 0)
 			client_close(&s, i);

@@ -53,6 +53,8 @@ struct tracer {
 	FILE *out;
 	json_t *inject;		/* -e inject=... rules for the server */
 	int ring_wait_ms;	/* --ring-wait (-1: not given) */
+	bool announce;		/* attach mode: say when tracing has started */
+	bool durations;		/* -T: show the time spent in each call */
 	/* state */
 	bool cmd_mode;
 	int root;		/* CMD mode: the command's pid (0 until known) */
@@ -84,6 +86,7 @@ static void help(FILE *f)
 		"  --comm NAME     only processes with this name (and their children with -f)\n"
 		"  -f              follow children\n"
 		"  -c              count calls, errors and time per syscall (like strace -c)\n"
+		"  -T              show the time spent in each call, <seconds> (like strace -T)\n"
 		"  -o FILE         write the trace to FILE (default: standard error)\n"
 		"  --ring-wait MS  ring mode: how long a guest CPU waits for room in a full ring\n"
 		"                  before the record is dropped and counted (default 50; 0: never)\n"
@@ -218,7 +221,15 @@ static void emit(struct tracer *t, const struct trace_rec *e, const struct trace
 		fputc('\n', t->out);
 		json_decref(j);
 	} else {
-		fprintf(t->out, "%11.6f [%u] %6d %-15s %s = %s\n", ts, r->cpu, r->tid, r->comm, call, ret);
+		char dur[32] = "";
+
+		if (t->durations && x) {
+			uint64_t in = (e && e != x) ? e->time_ns : x->entry_ns;
+
+			if (in && x->time_ns >= in)
+				snprintf(dur, sizeof(dur), " <%.6f>", (double)(x->time_ns - in) / 1e9);
+		}
+		fprintf(t->out, "%11.6f [%u] %6d %-15s %s = %s%s\n", ts, r->cpu, r->tid, r->comm, call, ret, dur);
 	}
 }
 
@@ -552,6 +563,10 @@ static int subscribe(struct tracer *t, int fd)
 
 	if (t->ring_wait_ms >= 0)
 		json_object_set_new(req, "ring_wait_ms", json_integer(t->ring_wait_ms));
+	/* Durations cost the guest a second clock read per call: only for -c
+	 * and -T. */
+	if (t->summary || t->durations)
+		json_object_set_new(req, "time", json_true());
 	if (t->inject) {
 		json_object_set(req, "inject", t->inject);
 		json_object_set_new(req, "scope", json_pack("{s:i, s:s}", "pid", t->want_pid,
@@ -619,6 +634,8 @@ static int pump(struct tracer *t, int fd, pid_t child)
 				subscribed = true;
 				if (child)
 					frame_send(fd, "GO", 3, NULL, 0);
+				else if (t->announce)
+					fprintf(stderr, "gears: trace: attached (%s mode)\n", t->mode);
 			} else if (!strcmp(f.type, "FAIL") && f.id == 1) {
 				ret = cli_error("trace: %s", f.data);
 				goto done;
@@ -650,11 +667,12 @@ static void report(struct tracer *t)
 		print_summary(t, t->out);
 	uint64_t drops = t->stats ? (uint64_t)json_integer_value(json_object_get(t->stats, "ring_drops")) : 0;
 	uint64_t tmo = t->stats ? (uint64_t)json_integer_value(json_object_get(t->stats, "sync_timeouts")) : 0;
+	uint64_t bad = t->stats ? (uint64_t)json_integer_value(json_object_get(t->stats, "bad_records")) : 0;
 
-	if (t->lost || drops || tmo)
+	if (t->lost || drops || tmo || bad)
 		fprintf(stderr, "gears: trace: %" PRIu64 " records lost (client too slow), %" PRIu64
-			" lost in the guest ring (full), %" PRIu64 " calls not waited for (gears too slow)\n",
-			t->lost, drops, tmo);
+			" lost in the guest ring (full), %" PRIu64 " calls not waited for (gears too slow), %"
+			PRIu64 " malformed records skipped\n", t->lost, drops, tmo, bad);
 }
 
 static int attach(struct tracer *t, const char *name)
@@ -672,6 +690,7 @@ static int attach(struct tracer *t, const char *name)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	t->announce = true;
 	r = subscribe(t, fd) ?: pump(t, fd, 0);
 	close(fd);
 	report(t);
@@ -815,7 +834,7 @@ static int run(int argc, char **argv)
 	int pargc = dd > 0 ? dd : argc;
 
 	optind = 1;
-	while ((c = getopt_long(pargc, argv, "e:p:fco:j", opts, NULL)) != -1) {
+	while ((c = getopt_long(pargc, argv, "e:p:fco:jT", opts, NULL)) != -1) {
 		switch (c) {
 		case 'M':
 			if (strcmp(optarg, "exit") && strcmp(optarg, "filter") && strcmp(optarg, "ring"))
@@ -836,6 +855,7 @@ static int run(int argc, char **argv)
 		case 'C': t.want_comm = optarg; break;
 		case 'f': t.follow = true; break;
 		case 'c': t.summary = true; break;
+		case 'T': t.durations = true; break;
 		case 'W': t.ring_wait_ms = atoi(optarg); break;
 		case 'o': outfile = optarg; break;
 		case 'j': t.json = true; break;

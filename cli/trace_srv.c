@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -20,6 +21,14 @@
 #include "trace_srv.h"
 
 #define MAX_SUBS 32
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 #define BATCH 65536
 #define STR_MAX 4096		/* a path */
 #define ARGV_STR_MAX 1024
@@ -53,6 +62,7 @@ struct sub {
 };
 
 struct tsrv {
+	uint64_t last_work_ns;	/* when a poll last found something */
 	struct gears_vm *vm;
 	struct gears_sc *sc;
 	tsrv_send_fn send;
@@ -280,9 +290,11 @@ static void strings(struct gears_sc_call *c, struct trace_rec *r, struct recbuf 
 static int on_call(struct gears_sc_call *c, void *ctx)
 {
 	struct sub *s = ctx;
-	struct recbuf rb = { .len = sizeof(struct trace_rec) };
+	struct recbuf rb;	/* not zeroed: 8 KiB per record would dominate */
 	struct trace_rec *r = (struct trace_rec *)rb.b;
 
+	rb.len = sizeof(struct trace_rec);
+	rb.trunc = false;
 	memset(r, 0, sizeof(*r));
 	r->kind = gears_sc_call__is_exit(c) ? TREC_EXIT : TREC_ENTRY;
 	r->flags = (gears_sc_call__compat(c) ? TREC_COMPAT : 0) | (gears_sc_call__denied(c) ? TREC_DENIED : 0);
@@ -366,6 +378,7 @@ int tsrv_subscribe(struct tsrv *t, int client, uint32_t id, const char *json, ch
 		any32 = false;
 	inject = json_incref(json_object_get(j, "inject"));
 	json_t *rw = json_object_get(j, "ring_wait_ms");
+	bool want_time = json_is_true(json_object_get(j, "time"));
 	int ring_wait = rw ? (int)json_integer_value(rw) : INT32_MIN;
 	scope = json_incref(json_object_get(j, "scope"));
 	json_decref(j);
@@ -388,7 +401,8 @@ int tsrv_subscribe(struct tsrv *t, int client, uint32_t id, const char *json, ch
 	/* Ring: one record per call, at its return, carrying the entry too (half
 	 * the guest's work); entries only for calls that never return. Sync and
 	 * exit: both sides, so strings are read while they are valid. */
-	unsigned flags = delivery | GEARS_SC_ON_EXIT | (delivery == GEARS_SC_RING ? 0 : GEARS_SC_ON_ENTRY);
+	unsigned flags = delivery | GEARS_SC_ON_EXIT | (delivery == GEARS_SC_RING ? 0 : GEARS_SC_ON_ENTRY) |
+			 (want_time ? GEARS_SC_TIME : 0);
 
 	for (int compat = 0; compat < 2; compat++) {
 		uint64_t *st = compat ? set32 : set;
@@ -479,6 +493,8 @@ int tsrv_poll(struct tsrv *t)
 	for (int i = 0; i < MAX_SUBS; i++)
 		if (t->subs[i].used)
 			flush(&t->subs[i]);
+	if (n > 0)
+		t->last_work_ns = now_ns();
 	return n;
 }
 
@@ -488,12 +504,15 @@ int tsrv_sleep_us(struct tsrv *t)
 
 	if (!t->sc)
 		return 1000000;
+	/* A guest may spin on a synchronous request until we look: look often
+	 * while requests come, less once they have stopped for a while (each
+	 * wake-up takes host CPU from the vCPUs on small machines). */
 	if (gears_sc__busy(t->sc))
-		return 100;
+		return now_ns() - t->last_work_ns < 50000000ull ? 100 : 1000;
 	for (int i = 0; i < MAX_SUBS; i++)
 		ring |= t->subs[i].used;
-	/* The ring holds 4096 records: drain well before a busy guest fills it. */
-	return ring ? 500 : 1000000;
+	/* The ring holds 4096 records, ~6 ms of the busiest guest loop: drain every ms. */
+	return ring ? 1000 : 1000000;
 }
 
 int tsrv_fd(struct tsrv *t)

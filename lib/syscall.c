@@ -167,9 +167,20 @@ static int read_facts(struct gears_sc *sc)
 			      &sc->r.ax, &sc->r.orig_ax, &sc->r.ip, &sc->r.sp, &sc->r.bx, &sc->r.cx,
 			      &sc->r.bp };
 
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+	/* The stub hard-codes the x86-64 layout (each offset it had to load would
+	 * cost it under TCG): the guest's must be that one. */
+	static const uint32_t fixed[] = { GEARS_PTREGS_DI, GEARS_PTREGS_SI, GEARS_PTREGS_DX,
+					  GEARS_PTREGS_R10, GEARS_PTREGS_R8, GEARS_PTREGS_R9,
+					  GEARS_PTREGS_AX, GEARS_PTREGS_ORIG_AX, GEARS_PTREGS_IP,
+					  GEARS_PTREGS_SP, GEARS_PTREGS_BX, GEARS_PTREGS_CX, GEARS_PTREGS_BP };
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		if ((r = member(sc, "pt_regs", names[i], slots[i])))
 			return r;
+		if (*slots[i] != fixed[i])
+			return gears_err(ENOTSUP, "guest kernel's pt_regs.%s is at %u, not %u: unsupported",
+					 names[i], *slots[i], fixed[i]);
+	}
 	long sz = gears_kbtf__sizeof(gears_linux__btf(l), "pt_regs");
 
 	if (sz <= 0 || sz > 512)
@@ -433,6 +444,8 @@ static void update_selection(struct gears_sc *sc)
 				bits |= GEARS_SC_SEL_RING_ENTRY;
 			if (h->flags & GEARS_SC_ON_EXIT)
 				bits |= GEARS_SC_SEL_RING_EXIT;
+			if (h->flags & GEARS_SC_TIME)
+				bits |= GEARS_SC_SEL_TIME;
 		} else if (h->flags & GEARS_SC_SYNC) {
 			if (h->flags & GEARS_SC_ON_ENTRY)
 				bits |= GEARS_SC_SEL_SYNC_ENTRY;
@@ -464,6 +477,13 @@ static void update_selection(struct gears_sc *sc)
 			sel[compat][nr] |= (uint16_t)(s0 << GEARS_SC_SEL_STR0_SHIFT |
 						      s1 << GEARS_SC_SEL_STR1_SHIFT |
 						      (argv >= 0 ? argv + 1 : 0) << GEARS_SC_SEL_ARGV_SHIFT);
+			/* The return record must carry the entry's arguments where
+			 * the call changes its registers, or strings were taken. */
+			const char *name = gears_sc__name(nr, compat);
+
+			if (mask || argv >= 0 ||
+			    (name && (!strcmp(name, "rt_sigreturn") || !strcmp(name, "sigreturn"))))
+				sel[compat][nr] |= GEARS_SC_SEL_SAVE_ARGS;
 		}
 	}
 	/* sel before the fast-path bits: a CPU that sees a bit finds its sel. */

@@ -59,11 +59,6 @@ int gears_sc_call__cpu(const struct gears_sc_call *c)
 	return c->cpu;
 }
 
-uint64_t gears_sc_call__cr3(const struct gears_sc_call *c)
-{
-	return c->cr3;
-}
-
 uint64_t gears_sc_call__task(const struct gears_sc_call *c)
 {
 	return c->task;
@@ -94,14 +89,33 @@ bool gears_sc_call__denied(const struct gears_sc_call *c)
 	return c->denied;
 }
 
+/* Ring records leave CR3 out (reading it costs the guest a helper under TCG):
+ * find the task's page tables from its mm when someone needs them. */
+static uint64_t call_cr3(const struct gears_sc_call *c)
+{
+	struct gears_task t;
+
+	if (c->cr3 || !c->task)
+		return c->cr3;
+	if (gears_linux__task(c->sc->l, c->task, &t) || !t.pgd)
+		return 0;
+	((struct gears_sc_call *)c)->cr3 = t.pgd;
+	return t.pgd;
+}
+
+uint64_t gears_sc_call__cr3(const struct gears_sc_call *c)
+{
+	return call_cr3(c);
+}
+
 int gears_sc_call__read(const struct gears_sc_call *c, uint64_t va, void *buf, size_t len)
 {
-	return gears_vmem__read(c->sc->mem, c->cr3, c->sc->levels, va, buf, len);
+	return gears_vmem__read(c->sc->mem, call_cr3(c), c->sc->levels, va, buf, len);
 }
 
 int gears_sc_call__read_str(const struct gears_sc_call *c, uint64_t va, char *buf, size_t max)
 {
-	return gears_vmem__read_str(c->sc->mem, c->cr3, c->sc->levels, va, buf, max);
+	return gears_vmem__read_str(c->sc->mem, call_cr3(c), c->sc->levels, va, buf, max);
 }
 
 static bool can_change(const struct gears_sc_call *c)
@@ -113,7 +127,7 @@ int gears_sc_call__write(struct gears_sc_call *c, uint64_t va, const void *buf, 
 {
 	if (!can_change(c))
 		return gears_err(EPERM, "ring-mode handlers observe only");
-	return gears_vmem__write(c->sc->mem, c->cr3, c->sc->levels, va, buf, len, true);
+	return gears_vmem__write(c->sc->mem, call_cr3(c), c->sc->levels, va, buf, len, true);
 }
 
 const char *gears_sc_call__captured(const struct gears_sc_call *c, int n)

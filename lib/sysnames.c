@@ -3,6 +3,8 @@
  * System call names (generated from Debian's kernel headers at build time)
  * and which arguments are strings, for capture in the guest and for display.
  */
+#include <pthread.h>
+
 #include <gears/syscall.h>
 
 #include "internal.h"
@@ -71,20 +73,39 @@ int gears_sc__number(const char *name, bool compat)
 	return -ENOENT;
 }
 
+/* By number, built once: tracers ask for every record. */
+static struct {
+	uint8_t mask;
+	int8_t argv;
+} by_nr[2][1024];
+static pthread_once_t by_nr_once = PTHREAD_ONCE_INIT;
+
+static void build_by_nr(void)
+{
+	for (int compat = 0; compat < 2; compat++) {
+		for (int nr = 0; nr < 1024; nr++) {
+			const char *name = gears_sc__name(nr, compat);
+
+			by_nr[compat][nr].argv = -1;
+			for (size_t i = 0; name && i < ARRAY_SIZE(string_args); i++) {
+				if (!strcmp(string_args[i].name, name)) {
+					by_nr[compat][nr].mask = (uint8_t)string_args[i].mask;
+					by_nr[compat][nr].argv = (int8_t)string_args[i].argv;
+					break;
+				}
+			}
+		}
+	}
+}
+
 unsigned gears_sc__string_args(int nr, bool compat, int *argv_arg)
 {
-	const char *name = gears_sc__name(nr, compat);
-
 	if (argv_arg)
 		*argv_arg = -1;
-	if (!name)
+	if (nr < 0 || nr >= 1024)
 		return 0;
-	for (size_t i = 0; i < ARRAY_SIZE(string_args); i++) {
-		if (strcmp(string_args[i].name, name))
-			continue;
-		if (argv_arg)
-			*argv_arg = string_args[i].argv;
-		return string_args[i].mask;
-	}
-	return 0;
+	pthread_once(&by_nr_once, build_by_nr);
+	if (argv_arg)
+		*argv_arg = by_nr[compat][nr].argv;
+	return by_nr[compat][nr].mask;
 }

@@ -588,14 +588,34 @@ struct gears_qmp *gears_vm__qmp(struct gears_vm *vm)
 		return vm->qmp;
 	/* Tools share one QMP socket, one at a time. */
 	vm->qmp_lock_fd = open(gears_vm__path(vm, "qmp-tool.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (vm->qmp_lock_fd < 0 || flock(vm->qmp_lock_fd, LOCK_EX))
-		return gears_err_ptr(errno, "cannot lock %s", gears_vm__path(vm, "qmp-tool.lock"));
+	if (vm->qmp_lock_fd < 0)
+		return gears_err_ptr(errno, "cannot open %s", gears_vm__path(vm, "qmp-tool.lock"));
+	/* Tools hold it for one short exchange; ten seconds means one is stuck. */
+	for (int i = 0; flock(vm->qmp_lock_fd, LOCK_EX | LOCK_NB); i++) {
+		if (errno != EWOULDBLOCK || i >= 1000) {
+			close(vm->qmp_lock_fd);
+			vm->qmp_lock_fd = 0;
+			return gears_err_ptr(EBUSY, "VM '%s': another gears tool holds its QMP socket", vm->name);
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000000 }, NULL);
+	}
 	vm->qmp = gears_qmp__connect(gears_vm__path(vm, "qmp-tool.sock"), 2000);
 	if (!vm->qmp) {
 		close(vm->qmp_lock_fd);
 		vm->qmp_lock_fd = 0;
 	}
 	return vm->qmp;
+}
+
+void gears_vm__qmp_release(struct gears_vm *vm)
+{
+	if (vm->launched || !vm->qmp)
+		return;
+	gears_qmp__close(vm->qmp);
+	vm->qmp = NULL;
+	if (vm->qmp_lock_fd > 0)
+		close(vm->qmp_lock_fd);
+	vm->qmp_lock_fd = 0;
 }
 
 struct gears_mem *gears_vm__mem(struct gears_vm *vm)
@@ -651,6 +671,7 @@ int gears_vm__cpu_states(struct gears_vm *vm, struct gears_cpu_state *st, int ma
 	if (!q)
 		return -errno;
 	out = gears_qmp__hmp(q, "info registers -a");
+	gears_vm__qmp_release(vm);
 	if (!out)
 		return -errno;
 	/* Sections start with "CPU#<n>"; parse each up to the next. */
@@ -716,6 +737,7 @@ int gears_vm__region_gpa(struct gears_vm *vm, uint64_t *gpa)
 	if (!q)
 		return -errno;
 	r = gears_qmp__execute(q, "query-pci", NULL);
+	gears_vm__qmp_release(vm);
 	if (!r)
 		return -errno;
 	json_array_foreach(r, i, bus) {

@@ -21,6 +21,9 @@
 #include <gears-guest/sc_abi.h>
 
 #define HIDDEN __attribute__((visibility("hidden")))
+/* Every call and return is a translation-block lookup under TCG: the hot path
+ * is flattened into few functions. */
+#define INLINE static inline __attribute__((always_inline))
 #define ENOSYS 38
 
 extern volatile struct gears_sc_ctl gears_sc_ctl HIDDEN;
@@ -30,6 +33,8 @@ extern volatile struct gears_sc_ev gears_sc_ring[GEARS_SC_RING_SLOTS] HIDDEN;
 typedef uint64_t (*syscall_fn)(void *regs, long nr);
 typedef void (*int80_fn)(void *regs);
 typedef long (*strncpy_fn)(char *dst, const void *src, long count);
+
+#define STR_BITS (7u << GEARS_SC_SEL_STR0_SHIFT | 7u << GEARS_SC_SEL_STR1_SHIFT | 7u << GEARS_SC_SEL_ARGV_SHIFT)
 
 struct frame;
 uint64_t gears_sc_slow64(void *regs, long nr, struct frame *f) HIDDEN;
@@ -97,7 +102,7 @@ struct who {
 	const volatile char *comm;
 };
 
-static void whoami(struct who *w)
+INLINE void whoami(struct who *w)
 {
 	w->task = gs_read(CTL->gs_current_task);
 	w->cpu = (uint32_t)gs_read(CTL->gs_cpu_number);
@@ -160,17 +165,6 @@ static void put_argv(struct strs *b, uint64_t uarr, int compat)
 		b->flags |= GEARS_SC_EVF_TRUNC;
 }
 
-static void arg_offs(int compat, uint32_t o[6])
-{
-	/* 64-bit: di si dx r10 r8 r9; i386: bx cx dx si di bp */
-	if (compat) {
-		o[0] = CTL->r_bx; o[1] = CTL->r_cx; o[2] = CTL->r_dx;
-		o[3] = CTL->r_si; o[4] = CTL->r_di; o[5] = CTL->r_bp;
-	} else {
-		o[0] = CTL->r_di; o[1] = CTL->r_si; o[2] = CTL->r_dx;
-		o[3] = CTL->r_r10; o[4] = CTL->r_r8; o[5] = CTL->r_r9;
-	}
-}
 
 /* What a call looked like at entry, kept on the kernel stack until it
  * returns, so one record can describe the whole call. */
@@ -180,13 +174,23 @@ struct entry {
 	struct strs s;
 };
 
-static void read_args(void *regs, int compat, uint64_t args[6])
+INLINE void read_args(void *regs, int compat, uint64_t args[6])
 {
-	uint32_t o[6];
-
-	arg_offs(compat, o);
-	for (int i = 0; i < 6; i++)
-		args[i] = compat ? (uint32_t)REG(regs, o[i]) : REG(regs, o[i]);
+	if (compat) {	/* i386: bx cx dx si di bp */
+		args[0] = (uint32_t)REG(regs, GEARS_PTREGS_BX);
+		args[1] = (uint32_t)REG(regs, GEARS_PTREGS_CX);
+		args[2] = (uint32_t)REG(regs, GEARS_PTREGS_DX);
+		args[3] = (uint32_t)REG(regs, GEARS_PTREGS_SI);
+		args[4] = (uint32_t)REG(regs, GEARS_PTREGS_DI);
+		args[5] = (uint32_t)REG(regs, GEARS_PTREGS_BP);
+	} else {	/* x86-64: di si dx r10 r8 r9 */
+		args[0] = REG(regs, GEARS_PTREGS_DI);
+		args[1] = REG(regs, GEARS_PTREGS_SI);
+		args[2] = REG(regs, GEARS_PTREGS_DX);
+		args[3] = REG(regs, GEARS_PTREGS_R10);
+		args[4] = REG(regs, GEARS_PTREGS_R8);
+		args[5] = REG(regs, GEARS_PTREGS_R9);
+	}
 }
 
 static void capture(struct entry *e, uint16_t sel, int compat)
@@ -210,14 +214,14 @@ static void capture(struct entry *e, uint16_t sel, int compat)
 
 /* Reserve a ring slot and fill it. A full ring holds the caller a bounded
  * time, then the record is dropped and counted. */
-static void ring_emit(uint16_t kind, void *regs, int nr, int compat, const struct who *w,
-		      const struct entry *e, uint16_t flags)
+INLINE void ring_emit(uint16_t kind, void *regs, int nr, int compat, const struct who *w,
+		      const struct entry *e, uint16_t flags, int saved)
 {
 	uint64_t head = __atomic_load_n(&CTL->ring_head, __ATOMIC_RELAXED);
 	volatile struct gears_sc_ev *ev;
 	uint64_t t0 = 0;
 
-	do {
+	for (;;) {
 		uint64_t tail = __atomic_load_n(&CTL->ring_tail, __ATOMIC_ACQUIRE);
 
 		if (head - tail >= GEARS_SC_RING_SLOTS) {
@@ -231,21 +235,31 @@ static void ring_emit(uint16_t kind, void *regs, int nr, int compat, const struc
 			}
 			cpu_relax();
 			head = __atomic_load_n(&CTL->ring_head, __ATOMIC_RELAXED);
-			continue;
+			continue;	/* look again: never claim a slot still in use */
 		}
-	} while (!__atomic_compare_exchange_n(&CTL->ring_head, &head, head + 1, 0, __ATOMIC_ACQ_REL,
-					      __ATOMIC_RELAXED));
+		if (__atomic_compare_exchange_n(&CTL->ring_head, &head, head + 1, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			break;
+	}
 	ev = &gears_sc_ring[head & (GEARS_SC_RING_SLOTS - 1)];
 	ev->tsc = rdtsc();
-	for (int i = 0; i < 6; i++)
-		ev->args[i] = e->args[i];
+	if (saved) {
+		for (int i = 0; i < 6; i++)
+			ev->args[i] = e->args[i];
+	} else {
+		uint64_t a[6];
+
+		read_args(regs, compat, a);
+		for (int i = 0; i < 6; i++)
+			ev->args[i] = a[i];
+	}
 	ev->ret = 0;
 	if (kind == GEARS_SC_EV_EXIT)
-		ev->ret = compat ? (int32_t)REG(regs, CTL->r_ax) : (int64_t)REG(regs, CTL->r_ax);
-	ev->cr3 = read_cr3();
+		ev->ret = compat ? (int32_t)REG(regs, GEARS_PTREGS_AX) : (int64_t)REG(regs, GEARS_PTREGS_AX);
+	ev->cr3 = 0;	/* a helper call under TCG: the host finds it from the task */
 	ev->task = w->task;
 	ev->regs = (uint64_t)regs;
-	ev->ip = REG(regs, CTL->r_ip);
+	ev->ip = REG(regs, GEARS_PTREGS_IP);
 	ev->nr = (uint32_t)nr;
 	ev->kind = kind;
 	ev->cpu = (uint16_t)w->cpu;
@@ -335,14 +349,14 @@ struct frame {
 };
 _Static_assert(sizeof(struct frame) <= GEARS_SC_FRAME, "frame fits");
 
-static struct frame *frame_of(void *regs)
+INLINE struct frame *frame_of(void *regs)
 {
 	return (struct frame *)((char *)regs - 8 - GEARS_SC_FRAME);
 }
 
 /* Everything that happens at a call's return: the ring record (with the entry
  * saved in the frame) and the host's synchronous look. */
-static void exit_work(void *regs, struct frame *f)
+INLINE void exit_work(void *regs, struct frame *f)
 {
 	struct who w;
 
@@ -353,7 +367,8 @@ static void exit_work(void *regs, struct frame *f)
 		 * address space is gone. */
 		if ((f->e.s.flags & GEARS_SC_EVF_NOSTR) && !((f->sel >> GEARS_SC_SEL_ARGV_SHIFT) & 7))
 			capture(&f->e, f->sel, f->compat);
-		ring_emit(GEARS_SC_EV_EXIT, regs, f->nr, f->compat, &w, &f->e, f->flags);
+		ring_emit(GEARS_SC_EV_EXIT, regs, f->nr, f->compat, &w, &f->e, f->flags,
+			  f->sel & GEARS_SC_SEL_SAVE_ARGS);
 	}
 	if (f->sel & GEARS_SC_SEL_SYNC_EXIT)
 		sync_req(GEARS_SC_REQ_EXIT, regs, f->nr, f->compat, &w);
@@ -378,7 +393,7 @@ void gears_sc_exit_hook(void *regs)
 	((exit_fn)CTL->orig_exit)(regs);
 }
 
-static void frame_init(struct frame *f, void *regs, int nr, uint16_t sel, int compat)
+INLINE void frame_init(struct frame *f, void *regs, int nr, uint16_t sel, int compat)
 {
 	f->magic = 0;
 	f->regs = (uint64_t)regs;
@@ -407,33 +422,41 @@ uint64_t gears_sc_slow64(void *regs, long nr_arg, struct frame *f)
 		whoami(&w);
 		__atomic_add_fetch(&CTL->hcalls, 1, __ATOMIC_RELAXED);
 		/* The kernel never sees a hypercall: answered here, or -ENOSYS. */
-		REG(regs, CTL->r_ax) = (uint64_t)-ENOSYS;
+		REG(regs, GEARS_PTREGS_AX) = (uint64_t)-ENOSYS;
 		sync_req(GEARS_SC_REQ_HCALL, regs, nr, 0, &w);
 		return 0;	/* 0: leave through IRET, always valid */
 	}
 	if (!sel)
 		return orig(regs, nr_arg);
 	frame_init(f, regs, nr, sel, 0);
-	whoami(&w);
+	/* The caller is looked up where it is needed: at entry only for entry
+	 * records and requests; a return record looks at the return. */
+	if (sel & (GEARS_SC_SEL_RING_ENTRY | GEARS_SC_SEL_SYNC_ENTRY))
+		whoami(&w);
 	if (sel & (GEARS_SC_SEL_RING_ENTRY | GEARS_SC_SEL_RING_EXIT)) {
-		read_args(regs, 0, f->e.args);
-		capture(&f->e, sel, 0);
-		f->e.tsc = rdtsc();
+		f->e.s.len = f->e.s.flags = 0;
+		if (sel & (GEARS_SC_SEL_SAVE_ARGS | GEARS_SC_SEL_RING_ENTRY)) {
+			read_args(regs, 0, f->e.args);
+			if (sel & STR_BITS)
+				capture(&f->e, sel, 0);
+		}
+		/* Durations cost a second clock read (a helper call under TCG). */
+		f->e.tsc = (sel & (GEARS_SC_SEL_TIME | GEARS_SC_SEL_RING_ENTRY)) ? rdtsc() : 0;
 	}
 	if (sel & GEARS_SC_SEL_RING_ENTRY)
-		ring_emit(GEARS_SC_EV_ENTRY, regs, nr, 0, &w, &f->e, 0);
+		ring_emit(GEARS_SC_EV_ENTRY, regs, nr, 0, &w, &f->e, 0, 1);
 	if (sel & GEARS_SC_SEL_SYNC_ENTRY) {
 		uint32_t act = sync_req(GEARS_SC_REQ_ENTRY, regs, nr, 0, &w);
 
 		if (act == GEARS_SC_ACT_DENY) {
 			/* Number -1 runs no system call but all of the kernel's entry
 			 * and exit work, and leaves pt_regs->ax (the host's value). */
-			REG(regs, CTL->r_orig_ax) = (uint64_t)-1;
+			REG(regs, GEARS_PTREGS_ORIG_AX) = (uint64_t)-1;
 			nr = -1;
 			f->flags |= GEARS_SC_EVF_DENIED;
 		} else {
 			/* The host may have changed the number. */
-			nr = (int)REG(regs, CTL->r_orig_ax);
+			nr = (int)REG(regs, GEARS_PTREGS_ORIG_AX);
 		}
 	}
 	/* From here the exit hook may find the frame. */
@@ -451,7 +474,7 @@ void gears_sc_slow_int80(void *regs, struct frame *f)
 {
 	int80_fn orig = (int80_fn)CTL->orig_int80;
 	/* The low-level entry left the number in ax (orig_ax is -1 here). */
-	int nr = (int)(uint32_t)REG(regs, CTL->r_ax);
+	int nr = (int)(uint32_t)REG(regs, GEARS_PTREGS_AX);
 	uint16_t sel = 0;
 	struct who w;
 
@@ -464,12 +487,16 @@ void gears_sc_slow_int80(void *regs, struct frame *f)
 	frame_init(f, regs, nr, sel, 1);
 	whoami(&w);
 	if (sel & (GEARS_SC_SEL_RING_ENTRY | GEARS_SC_SEL_RING_EXIT)) {
-		read_args(regs, 1, f->e.args);
-		capture(&f->e, sel, 1);
+		f->e.s.len = f->e.s.flags = 0;
+		if (sel & (GEARS_SC_SEL_SAVE_ARGS | GEARS_SC_SEL_RING_ENTRY)) {
+			read_args(regs, 1, f->e.args);
+			if (sel & STR_BITS)
+				capture(&f->e, sel, 1);
+		}
 		f->e.tsc = rdtsc();
 	}
 	if (sel & GEARS_SC_SEL_RING_ENTRY)
-		ring_emit(GEARS_SC_EV_ENTRY, regs, nr, 1, &w, &f->e, 0);
+		ring_emit(GEARS_SC_EV_ENTRY, regs, nr, 1, &w, &f->e, 0, 1);
 	if ((sel & GEARS_SC_SEL_SYNC_ENTRY) &&
 	    sync_req(GEARS_SC_REQ_ENTRY, regs, nr, 1, &w) == GEARS_SC_ACT_DENY) {
 		/* Denied: the host set ax; skip the kernel entirely. */

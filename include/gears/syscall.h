@@ -40,6 +40,8 @@ struct gears_sc_call;
 #define GEARS_SC_SYNC		0x20u	/* delivery: guest waits for the host (filter mode) */
 #define GEARS_SC_RING		0x40u	/* delivery: asynchronous ring (observe only) */
 #define GEARS_SC_COMPAT		0x100u	/* `nr` is an i386 (int 0x80) number */
+#define GEARS_SC_TIME		0x200u	/* ring: also time each call (entry_time_ns), which costs
+					 * the guest a second clock read per call */
 
 #define GEARS_SC_ALL		(-1)	/* every system call number */
 

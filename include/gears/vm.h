@@ -62,6 +62,9 @@ GEARS_API const char *gears_vm__path(struct gears_vm *vm, const char *file);
 /* QMP: the launcher's own connection, or for an attached VM the tools'
  * socket, serialised between tools by a lock held until gears_vm__close(). */
 GEARS_API struct gears_qmp *gears_vm__qmp(struct gears_vm *vm);
+/* Let other tools have the tools' QMP socket again (attached VMs; the
+ * library does this itself after its own short uses). */
+GEARS_API void gears_vm__qmp_release(struct gears_vm *vm);
 /* Guest RAM, mapped read-write on first use. */
 GEARS_API struct gears_mem *gears_vm__mem(struct gears_vm *vm);
 /* The gdbstub, connected on first use (this stops the VM until

@@ -34,6 +34,24 @@
  * garbage) always pass through, except the hypercall number. */
 #define GEARS_SC_NR_MAX		512u
 
+/* struct pt_regs on x86-64: the entry code's push order, also the layout of
+ * ptrace's user_regs_struct. The stub uses these constants (a load per offset
+ * costs under TCG); the host checks them against the guest's BTF. */
+#define GEARS_PTREGS_BP		32
+#define GEARS_PTREGS_BX		40
+#define GEARS_PTREGS_R10	56
+#define GEARS_PTREGS_R9		64
+#define GEARS_PTREGS_R8		72
+#define GEARS_PTREGS_AX		80
+#define GEARS_PTREGS_CX		88
+#define GEARS_PTREGS_DX		96
+#define GEARS_PTREGS_SI		104
+#define GEARS_PTREGS_DI		112
+#define GEARS_PTREGS_ORIG_AX	120
+#define GEARS_PTREGS_IP		128
+#define GEARS_PTREGS_SP		152
+#define GEARS_PTREGS_SIZE	168
+
 /* The hypercall: a `syscall` with this number never reaches the guest kernel
  * while GEARS is attached; without GEARS the kernel answers -ENOSYS. */
 #define GEARS_HCALL_NR		0x4745u		/* "GE" */
@@ -43,6 +61,10 @@
 #define GEARS_SC_SEL_RING_EXIT	0x02u	/* record return in the ring */
 #define GEARS_SC_SEL_SYNC_ENTRY	0x04u	/* ask the host at entry, wait for its answer */
 #define GEARS_SC_SEL_SYNC_EXIT	0x08u	/* ask the host at return */
+#define GEARS_SC_SEL_TIME	0x4000u	/* time the call: entry timestamp in return records */
+#define GEARS_SC_SEL_SAVE_ARGS	0x8000u	/* keep the entry's arguments for the return record
+					 * (calls that change their registers: execve,
+					 * rt_sigreturn; and calls whose strings are captured) */
 /* Which arguments are NUL-terminated strings to capture into ring events
  * (bits 4..6: up to two string args + execve-style argv): */
 #define GEARS_SC_SEL_STR0_SHIFT	4	/* 3 bits: index+1 of first string arg (0: none) */
@@ -97,7 +119,7 @@ struct gears_sc_ev {
 	uint64_t tsc;
 	uint64_t args[6];
 	int64_t ret;		/* exit events */
-	uint64_t cr3;
+	uint64_t cr3;		/* 0: not recorded (the host derives it from task->mm) */
 	uint64_t task;		/* struct task_struct * */
 	uint64_t regs;		/* struct pt_regs * (pairs an entry with its exit) */
 	uint64_t ip;		/* user RIP (return address of the syscall) */
