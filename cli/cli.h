@@ -31,6 +31,11 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_json_print(json_t *j);
 /* "512M", "2G", "1048576" -> bytes; 0 on error. */
 unsigned long long cli_parse_size(const char *s);
+/* Attach to VM `name` and open its kernel for introspection; on failure report
+ * the error (as cli_error does) and return NULL with nothing left open. */
+struct gears_vm;
+struct gears_linux;
+struct gears_linux *cli_open_kernel(const char *name, struct gears_vm **vm);
 /* Standard "--help" handling for a command. */
 int cli_usage(const struct gears_cmd *c, FILE *f);
 

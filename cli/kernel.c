@@ -27,15 +27,9 @@ static int run(int argc, char **argv)
 			name = argv[i];
 	if (!name)
 		return cli_usage(&cmd_kernel, stderr);
-	vm = gears_vm__attach(name);
-	if (!vm)
-		return cli_error("%s", gears_last_error());
-	l = gears_vm__linux(vm);
-	if (!l) {
-		cli_error("cannot read the guest kernel: %s", gears_last_error());
-		gears_vm__close(vm);
+	l = cli_open_kernel(name, &vm);
+	if (!l)
 		return 1;
-	}
 	cpus = gears_qmp__execute(gears_vm__qmp(vm), "query-cpus-fast", NULL);
 	gears_vm__qmp_release(vm);
 	ncpu = cpus ? (int)json_array_size(cpus) : gears_vm__ncpus(vm);

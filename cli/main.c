@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <gears/gears.h>
+#include <gears/vm.h>
 
 #include "cli.h"
 
@@ -65,6 +66,24 @@ unsigned long long cli_parse_size(const char *s)
 	if (*end == 'B')
 		end++;
 	return *end ? 0 : v;
+}
+
+struct gears_linux *cli_open_kernel(const char *name, struct gears_vm **vm)
+{
+	struct gears_linux *l;
+
+	*vm = gears_vm__attach(name);
+	if (!*vm) {
+		cli_error("%s", gears_last_error());
+		return NULL;
+	}
+	l = gears_vm__linux(*vm);
+	if (!l) {
+		cli_error("cannot read the guest kernel: %s", gears_last_error());
+		gears_vm__close(*vm);
+		*vm = NULL;
+	}
+	return l;
 }
 
 int cli_usage(const struct gears_cmd *c, FILE *f)

@@ -69,15 +69,9 @@ static int run(int argc, char **argv)
 	}
 	if (!name || !where || !len || len > MEM_MAX)
 		return cli_usage(&cmd_mem, stderr);
-	vm = gears_vm__attach(name);
-	if (!vm)
-		return cli_error("%s", gears_last_error());
-	l = gears_vm__linux(vm);
-	if (!l) {
-		cli_error("cannot read the guest kernel: %s", gears_last_error());
-		gears_vm__close(vm);
+	l = cli_open_kernel(name, &vm);
+	if (!l)
 		return 1;
-	}
 	/* SYMBOL[+OFF] or a number */
 	char sym[128];
 	const char *plus = strchr(where, '+');

@@ -311,6 +311,8 @@ static void agent_frame(struct sup *s, struct frame *f)
 				fprintf(stderr, "gears: guest could not run the command: %s\n", f->data);
 				s->cmd_status = 127;
 				s->want_mark = false;
+				if (!s->tty)
+					s->show_console = false;	/* only the kernel from here */
 			}
 			if (s->want_mark) {
 				/* Its last output may still be on the console wire. */
@@ -657,6 +659,7 @@ static int loop(struct sup *s)
 		}
 		if (s->exit_pending && s->want_mark && now >= s->mark_deadline) {
 			s->want_mark = false;
+			s->show_console = false;
 			power_off(s);
 		}
 		if (s->stopping && now >= s->stop_deadline) {

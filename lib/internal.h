@@ -64,4 +64,12 @@ static inline uint64_t gears_hash_str(const char *s, uint64_t seed)
 /* Monotonic time in nanoseconds. */
 uint64_t gears_now_ns(void);
 
+/* lib/region.c: gears_region__call on a vCPU that `ok` accepts (e.g. one
+ * resting in the idle loop, where kernel code may run without deadlock). */
+struct gears_region;
+struct gears_gdb;
+struct gears_regs;
+int region_call_on(struct gears_region *r, struct gears_gdb *g, uint64_t off, uint64_t arg, uint64_t *ret,
+		   bool (*ok)(const struct gears_regs *regs, void *ctx), void *ctx);
+
 #endif

@@ -10,12 +10,15 @@
 #include <gears/region.h>
 #include <gears/vm.h>
 
+#include <gears-guest/sc_abi.h>
+
 #include "internal.h"
 
 #define PDPT_SLOT 509u
 #define PML4_SLOT 511u
 #define PMD_OFF 0x1000u
-#define ALLOC_START 0x2000u
+/* Below this the system call stub's fixed layout (sc_abi.h). */
+#define ALLOC_START ((GEARS_SC_END + 0xfffu) & ~0xfffu)
 #define ADDR_MASK 0x000ffffffffff000ull
 #define CALL_TIMEOUT_MS 3000
 
@@ -202,8 +205,10 @@ int gears_region__write_code(struct gears_region *r, struct gears_gdb *g, uint64
 	return gears_gdb__write(g, 0, GEARS_REGION_VA + off, code, len);
 }
 
-/* A vCPU at CPL 0, stopping and resuming briefly until one shows up. */
-static int pick_kernel_cpu(struct gears_gdb *g, struct gears_regs *regs)
+/* A vCPU at CPL 0 (and where `ok` says so), stopping and resuming briefly
+ * until one shows up. */
+static int pick_kernel_cpu(struct gears_gdb *g, struct gears_regs *regs,
+			   bool (*ok)(const struct gears_regs *r, void *ctx), void *ctx)
 {
 	for (int attempt = 0; attempt < 200; attempt++) {
 		int r = gears_gdb__stop(g, NULL);
@@ -213,7 +218,7 @@ static int pick_kernel_cpu(struct gears_gdb *g, struct gears_regs *regs)
 		for (int cpu = 0; cpu < gears_gdb__ncpus(g); cpu++) {
 			if ((r = gears_gdb__regs(g, cpu, regs)))
 				return r;
-			if ((regs->cs & 3) == 0 && regs->rsp >= 0xffff800000000000ull)
+			if ((regs->cs & 3) == 0 && regs->rsp >= 0xffff800000000000ull && (!ok || ok(regs, ctx)))
 				return cpu;
 		}
 		if ((r = gears_gdb__cont(g)))
@@ -225,6 +230,12 @@ static int pick_kernel_cpu(struct gears_gdb *g, struct gears_regs *regs)
 
 int gears_region__call(struct gears_region *r, struct gears_gdb *g, uint64_t off, uint64_t arg,
 		       uint64_t *ret)
+{
+	return region_call_on(r, g, off, arg, ret, NULL, NULL);
+}
+
+int region_call_on(struct gears_region *r, struct gears_gdb *g, uint64_t off, uint64_t arg, uint64_t *ret,
+		   bool (*ok)(const struct gears_regs *regs, void *ctx), void *ctx)
 {
 	/* The function returns to a landing pad: `jmp .` (eb fe), caught by a
 	 * breakpoint, so even a missed stop would only spin, not run on. */
@@ -240,7 +251,7 @@ int gears_region__call(struct gears_region *r, struct gears_gdb *g, uint64_t off
 	pad_off = gears_region__alloc(r, sizeof(pad), 16);
 	if (pad_off < 0)
 		return (int)pad_off;
-	cpu = pick_kernel_cpu(g, &saved);
+	cpu = pick_kernel_cpu(g, &saved, ok, ctx);
 	if (cpu < 0)
 		return cpu;
 	landing = GEARS_REGION_VA + (uint64_t)pad_off;

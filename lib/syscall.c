@@ -502,13 +502,13 @@ static void update_selection(struct gears_sc *sc)
 		__atomic_store_n(&c->any[w], a, __ATOMIC_RELEASE);
 		__atomic_store_n(&c->any32[w], a32, __ATOMIC_RELEASE);
 	}
-	__atomic_store_n(&c->hcall_enabled, sc->hcall_fn != NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->hcall_enabled, sc->nhc > 0, __ATOMIC_RELEASE);
 }
 
 /* Install or remove what the current handlers need. */
 static int reconcile(struct gears_sc *sc)
 {
-	bool need_stub = sc->hcall_fn != NULL, need_bps = false;
+	bool need_stub = sc->nhc > 0, need_bps = false;
 	int r = 0;
 
 	for (int i = 0; i < sc->nh; i++) {
@@ -579,11 +579,55 @@ int gears_sc__remove(struct gears_sc *sc, int id)
 	return gears_err(ENOENT, "no handler %d", id);
 }
 
-int gears_sc__set_hcall(struct gears_sc *sc, gears_sc_handler_fn fn, void *ctx)
+int gears_sc__add_hcall(struct gears_sc *sc, long op_lo, long op_hi, gears_sc_handler_fn fn, void *ctx)
 {
-	sc->hcall_fn = fn;
-	sc->hcall_ctx = ctx;
-	return reconcile(sc);
+	struct sc_hcall *h;
+	int r;
+
+	if (!fn || op_hi < op_lo)
+		return gears_err(EINVAL, "hypercall handler needs a function and an op range");
+	if (sc->nhc >= (int)ARRAY_SIZE(sc->hc))
+		return gears_err(ENOSPC, "too many hypercall handlers");
+	h = &sc->hc[sc->nhc++];
+	*h = (struct sc_hcall){ .id = sc->next_id++, .lo = op_lo, .hi = op_hi, .fn = fn, .ctx = ctx };
+	r = reconcile(sc);
+	if (r) {
+		sc->nhc--;
+		reconcile(sc);
+		return r;
+	}
+	return h->id;
+}
+
+int gears_sc__remove_hcall(struct gears_sc *sc, int id)
+{
+	for (int i = 0; i < sc->nhc; i++) {
+		if (sc->hc[i].id != id)
+			continue;
+		sc->hc[i] = sc->hc[--sc->nhc];
+		return reconcile(sc);
+	}
+	return gears_err(ENOENT, "no hypercall handler %d", id);
+}
+
+/* One hypercall: the op picks the handler. */
+static void hcall(struct gears_sc *sc, struct gears_sc_call *c)
+{
+	long op = (long)c->args[0];
+
+	sc->st.hcalls++;
+	if (op == GEARS_HC_PING) {
+		c->new_ret = GEARS_HC_PONG;
+		c->ret_dirty = true;
+		return;
+	}
+	for (int i = 0; i < sc->nhc; i++) {
+		if (op < sc->hc[i].lo || op > sc->hc[i].hi)
+			continue;
+		sc->hc[i].fn(c, sc->hc[i].ctx);
+		sc->st.delivered++;
+		return;
+	}
 }
 
 void gears_sc__free(struct gears_sc *sc)
@@ -591,7 +635,7 @@ void gears_sc__free(struct gears_sc *sc)
 	if (!sc)
 		return;
 	sc->nh = 0;
-	sc->hcall_fn = NULL;
+	sc->nhc = 0;
 	/* A VM that is gone needs no restoring (and has no gdbstub to do it). */
 	if (gears_vm__alive(sc->vm)) {
 		if (sc->bps)
@@ -624,7 +668,7 @@ int gears_sc__fd(const struct gears_sc *sc)
 
 bool gears_sc__busy(const struct gears_sc *sc)
 {
-	if (sc->bps || sc->hcall_fn)
+	if (sc->bps || sc->nhc)
 		return true;
 	for (int i = 0; i < sc->nh; i++)
 		if (sc->h[i].flags & GEARS_SC_SYNC)
@@ -748,10 +792,7 @@ static int serve_slot(struct gears_sc *sc, int cpu)
 	if (kind == GEARS_SC_REQ_HCALL) {
 		c.nr = (int)GEARS_HCALL_NR;
 		c.ret = -ENOSYS;
-		if (sc->hcall_fn) {
-			sc->hcall_fn(&c, sc->hcall_ctx);
-			sc->st.delivered++;
-		}
+		hcall(sc, &c);
 	} else {
 		sc_dispatch(sc, &c);
 	}

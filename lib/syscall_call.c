@@ -196,3 +196,34 @@ int gears_sc_call__set_ret(struct gears_sc_call *c, int64_t v)
 	c->ret_dirty = true;
 	return 0;
 }
+
+int sc_call_uregs(const struct gears_sc_call *c, struct sc_uregs *u)
+{
+	if (!c->regs_va)
+		return gears_err(EINVAL, "no pt_regs for this call");
+	return sc_read_regs(c->sc, c->regs_va, (uint64_t *)u, sizeof(*u));
+}
+
+/* CS and SS stay the kernel's (a guest-chosen or stale selector must never
+ * reach IRET). orig_ax -1 keeps the kernel's restart logic away from a state
+ * that is not a system call. */
+int sc_call_set_uregs(struct gears_sc_call *c, const struct sc_uregs *want)
+{
+	struct sc_uregs u;
+	uint64_t cs, ss;
+	int r;
+
+	if (!can_change(c) || c->delivery != GEARS_SC_SYNC)
+		return gears_err(EPERM, "registers can be replaced in sync delivery only");
+	if ((r = sc_call_uregs(c, &u)))
+		return r;
+	cs = u.cs;
+	ss = u.ss;
+	u = *want;
+	u.cs = cs;
+	u.ss = ss;
+	u.orig_ax = (uint64_t)-1;
+	/* Only flags user space may hold: arithmetic, DF, AC, ID; IF always on. */
+	u.flags = (u.flags & 0x2c0dd5ull) | 0x202;
+	return gears_vmem__write(c->sc->mem, c->sc->kcr3, c->sc->levels, c->regs_va, &u, sizeof(u), false);
+}

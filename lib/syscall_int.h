@@ -10,6 +10,8 @@
 #include <gears/vm.h>
 #include <gears-guest/sc_abi.h>
 
+#include <gears-guest/hypercall.h>
+
 #include "internal.h"
 
 #define SC_MAX_HANDLERS 64
@@ -98,8 +100,15 @@ struct gears_sc {
 
 	struct sc_handler h[SC_MAX_HANDLERS];
 	int nh, next_id;
-	gears_sc_handler_fn hcall_fn;
-	void *hcall_ctx;
+	struct sc_hcall {
+		int id;
+		long lo, hi;
+		gears_sc_handler_fn fn;
+		void *ctx;
+	} hc[16];
+	int nhc;
+
+	long wake_off;			/* lib/inject.c: its wake-up trampoline in the region */
 
 	struct sc_deny deny[SC_MAX_DENY];
 	struct gears_sc_stats st;
@@ -111,6 +120,20 @@ int sc_read_regs(struct gears_sc *sc, uint64_t regs_va, uint64_t *buf, size_t n)
 int sc_write_reg(struct gears_sc *sc, uint64_t regs_va, uint32_t off, uint64_t v);
 int sc_task_info(struct gears_sc *sc, uint64_t task, struct gears_sc_call *c);
 uint64_t sc_tsc_ns(const struct gears_sc *sc, uint64_t tsc);
+
+/* struct pt_regs, x86-64 (fixed by the ABI; read_facts checks it against BTF). */
+struct sc_uregs {
+	uint64_t r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax, ip, cs, flags,
+		sp, ss;
+};
+_Static_assert(sizeof(struct sc_uregs) == GEARS_PTREGS_SIZE, "pt_regs size");
+_Static_assert(__builtin_offsetof(struct sc_uregs, orig_ax) == GEARS_PTREGS_ORIG_AX, "orig_ax");
+_Static_assert(__builtin_offsetof(struct sc_uregs, sp) == GEARS_PTREGS_SP, "sp");
+
+/* lib/syscall_call.c: all user registers of a sync or exit-mode return call
+ * (read; replace, keeping CS/SS, sanitising flags, orig_ax = -1). */
+int sc_call_uregs(const struct gears_sc_call *c, struct sc_uregs *u);
+int sc_call_set_uregs(struct gears_sc_call *c, const struct sc_uregs *u);
 
 /* lib/syscall_exit.c: exit mode (gdbstub breakpoints) */
 int sc_bps_install(struct gears_sc *sc);

@@ -14,8 +14,9 @@
  * bitmaps, rings and save areas live here. The guest kernel can write the
  * region too, so everything read back from it is untrusted.
  *
- * Layout: [0, 4K) header, [4K, 8K) the PMD page, [8K, 2M) allocated with
- * gears_region__alloc().
+ * Layout: [0, 4K) header, [4K, 8K) the PMD page, then the system call stub's
+ * code, control block, request slots and ring (guest/include/gears-guest/
+ * sc_abi.h), then what gears_region__alloc() hands out.
  */
 #ifndef GEARS_REGION_H
 #define GEARS_REGION_H

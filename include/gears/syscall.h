@@ -76,10 +76,17 @@ GEARS_API int gears_sc__add_set(struct gears_sc *sc, const uint64_t set[GEARS_SC
  * of one at once; -1 when no exit-mode handler is set. */
 GEARS_API int gears_sc__fd(const struct gears_sc *sc);
 GEARS_API int gears_sc__remove(struct gears_sc *sc, int id);
-/* The hypercall handler (one per gears_sc). It runs synchronously; it reads
- * arguments with gears_sc_call__arg() and answers with gears_sc_call__set_ret().
- * NULL unregisters. */
-GEARS_API int gears_sc__set_hcall(struct gears_sc *sc, gears_sc_handler_fn fn, void *ctx);
+/*
+ * Hypercalls (guest/include/gears-guest/hypercall.h): a handler for ops
+ * [op_lo, op_hi]. It runs synchronously, reads the op and arguments with
+ * gears_sc_call__arg() (0 = op, 1..5 = arguments) and answers with
+ * gears_sc_call__set_ret(); unanswered ops return -ENOSYS. Registering the first
+ * handler installs the stub; GEARS_HC_PING is answered by the engine itself.
+ * Returns an id (> 0) for gears_sc__remove_hcall, or a negative errno.
+ */
+GEARS_API int gears_sc__add_hcall(struct gears_sc *sc, long op_lo, long op_hi, gears_sc_handler_fn fn,
+				  void *ctx);
+GEARS_API int gears_sc__remove_hcall(struct gears_sc *sc, int id);
 
 /* Serve requests, drain the ring and handle VM stops, waiting up to
  * timeout_us when there is nothing to do. Returns the number of calls

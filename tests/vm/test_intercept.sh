@@ -44,24 +44,29 @@ done
 
 # --- attach to a running VM, detach: code restored, guest fine
 vm_start --smp 2
-base64=$("$GEARS" mem --json "$VM" entry_SYSCALL_64 256 | jq -r .hex)
+code() { "$GEARS" mem --json "$VM" entry_SYSCALL_64 256 | jq -r .hex; }
+# wait_code same|changed: until the kernel's entry code is (or is no longer) the original
+wait_code() {
+	i=0
+	while { [ "$1" = changed ] && [ "$(code)" = "$base64" ]; } ||
+	      { [ "$1" = same ] && [ "$(code)" != "$base64" ]; }; do
+		i=$((i + 1)); [ $i -lt 100 ] || fail "kernel code never became $1"
+		sleep 0.1
+	done
+}
+base64=$(code)
 basedo=$("$GEARS" mem --json "$VM" do_syscall_64 512 | jq -r .hex)
 [ -n "$base64" ] && [ -n "$basedo" ] || fail "cannot read kernel code"
 for mode in ring filter exit; do
 	"$GEARS" trace --mode $mode -e getpid -c "$VM" 2>"$TMP/t.$mode" &
 	tpid=$!
 	# the stub modes patch the kernel's calls; wait until that is visible
-	i=0
-	while [ $mode != exit ] && [ "$("$GEARS" mem --json "$VM" entry_SYSCALL_64 256 | jq -r .hex)" = "$base64" ]; do
-		i=$((i + 1)); [ $i -lt 100 ] || fail "$mode: the stub never appeared"
-		sleep 0.1
-	done
-	[ $mode = exit ] && sleep 2
+	if [ $mode = exit ]; then sleep 2; else wait_code changed; fi
 	guest sysloop getpid 300 >/dev/null || fail "$mode: guest broken while traced"
 	kill -INT $tpid
 	wait $tpid
 	grep -qE ' 30[0-9] +getpid$' "$TMP/t.$mode" || fail "$mode attach: $(cat "$TMP/t.$mode")"
-	[ "$("$GEARS" mem --json "$VM" entry_SYSCALL_64 256 | jq -r .hex)" = "$base64" ] &&
+	[ "$(code)" = "$base64" ] &&
 	[ "$("$GEARS" mem --json "$VM" do_syscall_64 512 | jq -r .hex)" = "$basedo" ] ||
 		fail "$mode: kernel code not restored after detach"
 	guest true || fail "$mode: guest broken after detach"
@@ -71,29 +76,17 @@ done
 # a tracer that dies without saying goodbye: the supervisor cleans up after it
 "$GEARS" trace -e getpid -o /dev/null "$VM" &
 tpid=$!
-i=0
-while [ "$("$GEARS" mem --json "$VM" entry_SYSCALL_64 256 | jq -r .hex)" = "$base64" ]; do
-	i=$((i + 1)); [ $i -lt 100 ] || fail "kill test: stub never appeared"
-	sleep 0.1
-done
+wait_code changed
 kill -KILL $tpid
 wait $tpid 2>/dev/null
-i=0
-while [ "$("$GEARS" mem --json "$VM" entry_SYSCALL_64 256 | jq -r .hex)" != "$base64" ]; do
-	i=$((i + 1)); [ $i -lt 100 ] || fail "stub left installed after its tracer was killed"
-	sleep 0.1
-done
+wait_code same
 guest true || fail "guest broken after a killed tracer"
 ok "a killed tracer's hooks are removed"
 
 # --- a full ring is counted and reported, not silent
 "$GEARS" trace --ring-wait 0 -e getpid -c "$VM" 2>"$TMP/ovf" &
 tpid=$!
-i=0
-while [ "$("$GEARS" mem --json "$VM" entry_SYSCALL_64 256 | jq -r .hex)" = "$base64" ]; do
-	i=$((i + 1)); [ $i -lt 100 ] || fail "overflow test: stub never appeared"
-	sleep 0.1
-done
+wait_code changed
 guest sh -c 'sysloop getpid 400000 >/dev/null 2>&1 &' || fail "start loop"
 kill -STOP "$VM_PID"	# the supervisor stops draining; the guest keeps calling
 sleep 2
