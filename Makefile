@@ -56,7 +56,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
 
-.PHONY: all deps image demo test unit fuzz vmtest bench clean guest gen
+.PHONY: all deps image demo test unit fuzz vmtest bench clean guest gen payloads
 all: $(O)/gears $(O)/libgears.so
 
 # ---- generated sources (shared by every build flavour) ----
@@ -128,6 +128,19 @@ build/guest/bin/gears-agent: guest/agent/gears-agent.c
 	$(call say,GUEST,$@)
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -o $@ $<
 
+# Payloads for `gears inject`: static-pie, no libc, no SSE (the target's vector
+# registers are not saved around them); the runtime (rt.c) is linked into each.
+PAYLOAD_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Iguest/include -fPIE -static-pie -nostdlib \
+	-ffreestanding -fno-builtin -fno-stack-protector -mgeneral-regs-only -fno-asynchronous-unwind-tables \
+	-fcf-protection=none -Wl,-z,norelro -Wl,--no-dynamic-linker -Wl,-e,_start -Wl,--build-id=none
+PAYLOADS := $(patsubst guest/payloads/%.c,build/guest/payloads/%,$(filter-out guest/payloads/rt.c,$(wildcard guest/payloads/*.c)))
+payloads: $(PAYLOADS)
+build/guest/payloads/%: guest/payloads/%.c guest/payloads/rt.c guest/include/gears-guest/payload.h \
+		guest/include/gears-guest/hypercall.h
+	@mkdir -p $(dir $@)
+	$(call say,PAYLOAD,$@)
+	$(Q)$(GUEST_CC) $(PAYLOAD_CFLAGS) -o $@ guest/payloads/rt.c $<
+
 image: build/image/initrd.img
 build/image/initrd.img: $(GUEST_PROGS) guest/init/init scripts/build-image.sh
 	./scripts/build-image.sh build/image build/guest
@@ -141,6 +154,18 @@ $(O)/tests/%: services/*/tests/unit/%.c $(O)/libgears.a tests/unit/testlib.h
 	@mkdir -p $(dir $@)
 	$(call say,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libgears.a $(LDLIBS) $(LDFLAGS)
+
+# payload loader test data: a static-pie payload, embedded as bytes in the
+# unit test and the fuzzer (scripts/bin2c.sh: xxd is not in a minimal Debian).
+build/gen/payload_sample.elf: tests/unit/payload_sample.c
+	@mkdir -p $(dir $@)
+	$(call say,GUEST,$@)
+	$(Q)$(GUEST_CC) -O2 -fPIE -static-pie -nostdlib -ffreestanding -fno-stack-protector -mgeneral-regs-only \
+		-fno-asynchronous-unwind-tables -Wl,-z,norelro -Wl,--no-dynamic-linker -Wl,-e,_start -o $@ $<
+build/gen/payload_sample.h: build/gen/payload_sample.elf scripts/bin2c.sh
+	$(Q)./scripts/bin2c.sh payload_sample $< $@
+$(O)/tests/test_payload: build/gen/payload_sample.h
+build/fuzz/fuzz_payload: build/gen/payload_sample.h
 
 unit: $(UNIT_BINS)
 	@./tests/run-unit.sh $(UNIT_BINS)
@@ -157,7 +182,7 @@ FUZZ_SECONDS ?= 20
 fuzz: $(FUZZ_BINS)
 	@./tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
-vmtest: $(O)/gears image
+vmtest: $(O)/gears image payloads
 	@GEARS=$(ROOT)/$(O)/gears ./tests/run-vm.sh
 
 test: deps
