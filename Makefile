@@ -112,8 +112,11 @@ GUEST_CC      := gcc
 GUEST_CFLAGS  := -std=gnu11 -O2 -Wall -Wextra -Werror -static -D_GNU_SOURCE -Iguest/include
 GUEST_PROGS   := $(patsubst guest/progs/%.c,build/guest/bin/%,$(wildcard guest/progs/*.c)) \
                  $(patsubst guest/progs32/%.c,build/guest/bin/%,$(wildcard guest/progs32/*.c)) \
-                 build/guest/bin/gears-agent
-guest: $(GUEST_PROGS)
+                 build/guest/bin/gears-agent build/guest/bin/envdump-dyn
+# LD_PRELOAD libraries (guest/preload/NAME.c), in the image's /lib/gears.
+GUEST_LIBS    := $(patsubst guest/preload/%.c,build/guest/lib/%.so,$(wildcard guest/preload/*.c))
+GUEST_DYN_CFLAGS := $(filter-out -static,$(GUEST_CFLAGS))
+guest: $(GUEST_PROGS) $(GUEST_LIBS)
 build/guest/bin/%: guest/progs/%.c $(wildcard guest/include/*/*.h)
 	@mkdir -p $(dir $@)
 	$(call say,GUEST,$@)
@@ -127,6 +130,15 @@ build/guest/bin/gears-agent: guest/agent/gears-agent.c
 	@mkdir -p $(dir $@)
 	$(call say,GUEST,$@)
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) -o $@ $<
+# The same envdump, dynamically linked (the image has the loader and libc).
+build/guest/bin/envdump-dyn: guest/progs/envdump.c
+	@mkdir -p $(dir $@)
+	$(call say,GUEST,$@)
+	$(Q)$(GUEST_CC) $(GUEST_DYN_CFLAGS) -o $@ $<
+build/guest/lib/%.so: guest/preload/%.c
+	@mkdir -p $(dir $@)
+	$(call say,GUEST,$@)
+	$(Q)$(GUEST_CC) $(GUEST_DYN_CFLAGS) -shared -fPIC -o $@ $< -ldl
 
 # Payloads for `gears inject`: static-pie, no libc, no SSE (the target's vector
 # registers are not saved around them); the runtime (rt.c) is linked into each.
@@ -141,8 +153,30 @@ build/guest/payloads/%: guest/payloads/%.c guest/payloads/rt.c guest/include/gea
 	$(call say,PAYLOAD,$@)
 	$(Q)$(GUEST_CC) $(PAYLOAD_CFLAGS) -o $@ guest/payloads/rt.c $<
 
-image: build/image/initrd.img
-build/image/initrd.img: $(GUEST_PROGS) guest/init/init scripts/build-image.sh
+# ---- guest kernel modules ----
+# guest/modules/NAME.c -> build/guest/modules/NAME.ko, built by kbuild against
+# /usr/src/linux-headers-REL (scripts/install-deps.sh installs it), REL being the
+# guest kernel's release as the image build recorded it in build/image/release. kbuild
+# writes next to its sources, so each module is built from a copy in
+# build/guest/modules/src/NAME/. MAKEFLAGS is dropped so that our command line (CC=,
+# O=, EXTRA_CFLAGS=, ...) cannot override the headers' own settings (gcc-12).
+# Not put in the initramfs: these are loaded into the guest from the host.
+GUEST_MODS := $(patsubst guest/modules/%.c,build/guest/modules/%.ko,$(wildcard guest/modules/*.c))
+build/image/release: build/image/initrd.img ;
+build/guest/modules/%.ko: guest/modules/%.c build/image/release
+	@mkdir -p build/guest/modules/src/$*
+	$(call say,KMOD,$@)
+	$(Q)rel=$$(cat build/image/release) && kdir=/usr/src/linux-headers-$$rel && \
+	if [ ! -f "$$kdir/Makefile" ]; then \
+		echo "no $$kdir: install linux-headers-$$rel (make deps)" >&2; exit 1; fi && \
+	d=build/guest/modules/src/$* && \
+	{ cmp -s $< $$d/$*.c || cp $< $$d/$*.c; } && \
+	printf 'obj-m := %s.o\nccflags-y := -Werror\n' $* >$$d/Kbuild && \
+	env -u MAKEFLAGS -u MFLAGS $(MAKE) -s -C "$$kdir" M=$(ROOT)/$$d modules && \
+	cp $$d/$*.ko $@
+
+image: build/image/initrd.img $(GUEST_MODS)
+build/image/initrd.img: $(GUEST_PROGS) $(GUEST_LIBS) guest/init/init scripts/build-image.sh
 	./scripts/build-image.sh build/image build/guest
 
 # ---- tests ----

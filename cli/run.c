@@ -23,11 +23,13 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <gears/env.h>
 #include <gears/vm.h>
 
 #include "cli.h"
 #include "frame.h"
 #include "trace_srv.h"
+#include "svc_srv.h"
 #include "../lib/sock.h"
 
 #define MAX_CLIENTS 32
@@ -86,6 +88,10 @@ struct sup {
 	bool hold;		/* --hold: start the command when a client says GO */
 	int main_pid;		/* pid of the command in the guest (agent's PID frame) */
 	struct tsrv *ts;	/* system call tracing for `gears trace` clients */
+	struct svc *svc;	/* env rules, injections, hypercalls */
+	const char *env[64];	/* --env rules, applied before the command */
+	int nenv;
+	bool hypercalls;
 	bool stopping;		/* graceful power-off requested */
 	uint64_t stop_deadline;
 	int sigints;
@@ -111,6 +117,10 @@ static void help(FILE *f)
 		"  --timing           print boot milestones (QEMU up, guest /init, agent ready)\n"
 		"  --hold             boot, but start CMD only when a client on the control socket\n"
 		"                     says GO (how `gears trace -- CMD` starts tracing first)\n"
+		"  --env RULE         change the environment of every matching execve in the guest\n"
+		"                     (repeatable): [GLOB:]VAR=VALUE, [GLOB:]VAR+=VALUE (prepend to a\n"
+		"                     colon list), [GLOB:]-VAR; see `gears env --help`\n"
+		"  --hypercalls       answer the GEARS hypercall (PING) for guest code from boot\n"
 		"  -- CMD ARGS...     run CMD in the guest, pass its output through, power off and\n"
 		"                     exit with CMD's status; without CMD, an interactive console\n"
 		"                     (Ctrl-] leaves and stops the VM)\n\n"
@@ -220,6 +230,24 @@ static void stdin_input(struct sup *s)
 		gears_sock_write_all(s->con_fd, buf, (size_t)n);
 }
 
+/* --env and --hypercalls take effect before the command's first execve. */
+static int setup_services(struct sup *s)
+{
+	char err[sizeof(s->why) - 8];
+	int r = 0;
+
+	for (int i = 0; i < s->nenv && !r; i++)
+		r = svc_add_env(s->svc, s->env[i], err, sizeof(err));
+	if (!r && s->hypercalls)
+		r = svc_enable_hypercalls(s->svc, err, sizeof(err));
+	if (r) {
+		snprintf(s->why, sizeof(s->why), "%s", err);
+		s->exit_code = 125;
+		power_off(s);
+	}
+	return r;
+}
+
 static void start_command(struct sup *s)
 {
 	size_t len = 0;
@@ -293,6 +321,8 @@ static void agent_frame(struct sup *s, struct frame *f)
 		s->agent = AG_READY;
 		if (s->timing)
 			fprintf(stderr, "gears: timing: agent ready at %.1f ms\n", ms_since(s, s->t_ready));
+		if (setup_services(s))
+			return;
 		if (!s->cmd_sent && !s->hold)
 			start_command(s);
 		return;
@@ -428,6 +458,7 @@ static void client_close(struct sup *s, int i)
 	struct client *c = &s->clients[i];
 
 	tsrv_drop_client(s->ts, i);
+	svc_drop_client(s->svc, i);
 	free(c->out);
 	c->out = NULL;
 	c->out_len = c->out_cap = 0;
@@ -480,6 +511,13 @@ static void client_frame(struct sup *s, int ci, struct frame *f)
 
 			client_send(s, ci, "PID", 0, txt, (size_t)k);
 		}
+	} else if (!strcmp(f->type, "ENV")) {
+		svc_env_request(s->svc, ci, f->id, f->data);
+	} else if (!strcmp(f->type, "INJECT")) {
+		if (s->agent != AG_READY || s->stopping)
+			client_send(s, ci, "FAIL", f->id, "the guest is not up", 18);
+		else
+			svc_inject_request(s->svc, ci, f->id, f->data);
 	} else if (!strcmp(f->type, "UNTRACE")) {
 		tsrv_unsubscribe(s->ts, ci, f->id);
 		client_send(s, ci, "OK", f->id, NULL, 0);
@@ -703,6 +741,9 @@ static int loop(struct sup *s)
 				client_input(s, i);
 		if (tsrv_poll(s->ts) > 0 && tsrv_sleep_us(s->ts) <= 100)
 			busy_until = cli_now_ns() + 2000000ull;
+		/* An injection waits for its target's next system call: look often. */
+		if (svc_poll(s->svc))
+			busy_until = cli_now_ns() + 2000000ull;
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (s->clients[i].fd >= 0 && s->clients[i].out_len)
 				client_flush(s, i);
@@ -784,7 +825,8 @@ static int run(int argc, char **argv)
 		{ "mem", required_argument, 0, 'm' }, { "kernel", required_argument, 0, 'k' },
 		{ "initrd", required_argument, 0, 'i' }, { "append", required_argument, 0, 'a' },
 		{ "accel", required_argument, 0, 'A' }, { "timing", no_argument, 0, 'T' },
-		{ "hold", no_argument, 0, 'H' },
+		{ "hold", no_argument, 0, 'H' }, { "env", required_argument, 0, 'e' },
+		{ "hypercalls", no_argument, 0, 'Y' },
 		{ "json", no_argument, 0, 'j' }, { "pretty", no_argument, 0, 'p' },
 		{ 0, 0, 0, 0 }
 	};
@@ -809,6 +851,14 @@ static int run(int argc, char **argv)
 		case 'A': vo.accel = optarg; break;
 		case 'T': s.timing = true; break;
 		case 'H': s.hold = true; break;
+		case 'e':
+			if (s.nenv >= (int)(sizeof(s.env) / sizeof(s.env[0])))
+				return cli_error("at most 64 --env rules");
+			if (gears_env__check(optarg))
+				return cli_error("--env: %s", gears_last_error());
+			s.env[s.nenv++] = optarg;
+			break;
+		case 'Y': s.hypercalls = true; break;
 		case 'j': case 'p': break;
 		default: return cli_usage(&cmd_run, stderr);
 		}
@@ -833,6 +883,7 @@ static int run(int argc, char **argv)
 			ms_since(&s, cli_now_ns()), gears_vm__accel(s.vm));
 	gears_qmp__set_event_cb(gears_vm__qmp(s.vm), qmp_event, &s);
 	s.ts = tsrv_new(s.vm, client_send, &s);
+	s.svc = svc_new(s.ts, client_send, &s);
 	s.con_fd = gears_sock_connect(gears_vm__path(s.vm, "console.sock"), 2000);
 	s.agent_fd = gears_sock_connect(gears_vm__path(s.vm, "agent.sock"), 2000);
 	s.ctl_fd = ctl_listen(&s);
@@ -855,6 +906,8 @@ static int run(int argc, char **argv)
 	if (loop(&s) < 0 && !*s.why)
 		snprintf(s.why, sizeof(s.why), "supervisor failed: %s", strerror(errno));
 	code = finish(&s);
+	svc_free(s.svc);
+	s.svc = NULL;
 	tsrv_free(s.ts);
 	s.ts = NULL;
 	for (int i = 0; i < MAX_CLIENTS; i++) {

@@ -6,7 +6,8 @@
 #   config       that kernel's build configuration
 #   release      its `uname -r` string
 #   initrd.img   an uncompressed newc cpio: busybox, /init, the gears agent and guest
-#                programs, strace, and the virtio modules
+#                programs, LD_PRELOAD libraries (/lib/gears), strace, coreutils'
+#                uname (/usr/bin/uname-coreutils), and the virtio modules
 # Scratch: OUT_DIR/dl (downloaded .debs), OUT_DIR/kernel and OUT_DIR/busybox (the
 # extracted packages), OUT_DIR/root (the staged initramfs, recreated on every run).
 #
@@ -134,28 +135,52 @@ install -m 755 "$BUSYBOX" bin/busybox
 	[ -e "$applet" ] || [ -L "$applet" ] || ln -s /bin/busybox "$applet"
 done
 
+# copy_libs BIN: copy the shared libraries of the dynamically linked BIN, and the
+# loader, to the paths ldd reports, which are in the loader's built-in search path (no
+# ld.so.cache needed). Nothing for a static BIN.
+copy_libs() {
+	readelf -d "$1" 2>/dev/null | grep -q '(NEEDED)' || return 0
+	libs=$(ldd "$1") || die "ldd $1 failed"
+	echo "$libs" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+		while read -r lib; do
+			[ -e ".$lib" ] && continue
+			mkdir -p ".$(dirname "$lib")"
+			cp -L "$lib" ".$lib"
+		done
+}
+
 # The agent is /sbin/gears-agent; every other guest program goes to /gears/bin (first
-# in the guest's PATH).
+# in the guest's PATH). Most are static; the dynamic ones (envdump-dyn) bring their
+# libraries.
 for f in "$GUEST"/bin/*; do
 	[ -f "$f" ] || continue
 	case $(basename "$f") in
 	gears-agent) install -m 755 "$f" sbin/gears-agent ;;
 	*) install -m 755 "$f" gears/bin/ ;;
 	esac
+	copy_libs "$f"
 done
 [ -x sbin/gears-agent ] || say "warning: no $GUEST/bin/gears-agent; the guest will start a shell"
+# LD_PRELOAD libraries go to /lib/gears.
+if [ -d "$GUEST/lib" ]; then
+	mkdir -p lib/gears
+	for f in "$GUEST"/lib/*.so; do
+		[ -f "$f" ] || continue
+		install -m 644 "$f" lib/gears/
+		copy_libs "$f"
+	done
+fi
 
-# Debian's strace, dynamically linked: copy its libraries and the loader to the paths
-# ldd reports, which are in the loader's built-in search path (no ld.so.cache needed).
+# Debian's strace, dynamically linked, with its libraries.
 STRACE=$(command -v strace || true)
 [ -n "$STRACE" ] || die "strace is not installed on the host (run scripts/install-deps.sh)"
 install -m 755 "$STRACE" usr/bin/strace
-libs=$(ldd "$STRACE") || die "ldd $STRACE failed"
-echo "$libs" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
-	while read -r lib; do
-		mkdir -p ".$(dirname "$lib")"
-		cp -L "$lib" ".$lib"
-	done
+copy_libs "$STRACE"
+# Debian's own uname (coreutils, dynamically linked, unmodified), for LD_PRELOAD tests:
+# busybox's applets are static and ignore LD_PRELOAD.
+[ -x /usr/bin/uname ] || die "no /usr/bin/uname on the host (coreutils)"
+install -m 755 /usr/bin/uname usr/bin/uname-coreutils
+copy_libs /usr/bin/uname
 
 # Kernel modules: each wanted module plus its dependencies, as modprobe resolves them
 # against the extracted kernel. Modules built into the kernel print "builtin NAME".

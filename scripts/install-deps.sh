@@ -9,6 +9,38 @@ PKGS="gcc make pkg-config libjansson-dev libbpf-dev libelf-dev zlib1g-dev
       qemu-system-x86 qemu-utils clang libclang-rt-14-dev
       cpio kmod strace jq gcc-multilib"
 
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+# need_root WHAT: fail unless we are root or have sudo to do WHAT.
+need_root() {
+	[ -z "$SUDO" ] || command -v sudo >/dev/null ||
+		{ echo "install-deps: need root or sudo to $1" >&2; exit 1; }
+}
+
+# The guest kernel's headers, for building guest kernel modules: linux-headers-REL,
+# REL being the guest kernel's release. Found as the image build finds it: the
+# release an existing image recorded in build/image/release, else the versioned
+# package that linux-image-cloud-amd64 depends on (linux-image-REL), read from the
+# package lists (updated first when they do not know the meta package yet).
+kernel_release() {
+	rel_file=$(dirname "$0")/../build/image/release
+	if [ -s "$rel_file" ]; then
+		cat "$rel_file"
+		return
+	fi
+	apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+		sed -n 's/^ *|\{0,1\}Depends: linux-image-\([^ <>]*\)$/\1/p' | head -n 1
+}
+REL=$(kernel_release)
+if [ -z "$REL" ]; then
+	echo "install-deps: package lists do not know linux-image-cloud-amd64; updating them" >&2
+	need_root "update the package lists"
+	$SUDO apt-get update -q
+	REL=$(kernel_release)
+	[ -n "$REL" ] || { echo "install-deps: cannot find the release of linux-image-cloud-amd64" >&2; exit 1; }
+fi
+PKGS="$PKGS linux-headers-$REL"
+
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -17,11 +49,7 @@ for p in $PKGS; do
 done
 [ -z "$missing" ] && exit 0
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-	command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install:$missing" >&2; exit 1; }
-	SUDO=sudo
-fi
+need_root "install:$missing"
 echo "install-deps: installing:$missing" >&2
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
