@@ -502,17 +502,22 @@ bool gears_inject__step(struct gears_inject *inj)
 			     inj->o.timeout_ms, inj->state);
 		return true;
 	}
-	if (inj->state != GEARS_INJECT_ARMED || inj->o.no_kick || inj->forced ||
-	    now - inj->t0 < KICK_FIRST_MS * 1000000ull || now - inj->last_kick < KICK_EVERY_MS * 1000000ull)
+	if (now - inj->t0 < KICK_FIRST_MS * 1000000ull || now - inj->last_kick < KICK_EVERY_MS * 1000000ull)
 		return false;
 	inj->last_kick = now;
+	/* Is the target still there (a payload can crash it)? */
 	r = gears_linux__for_each_task(inj->sc->l, true, 65536, find_cb, &f);
 	if (r < 0)
 		return false;
 	if (!f.found || f.t.state == 'Z' || f.t.state == 'X') {
-		fail(inj, ESRCH, "no process %d in the guest", inj->tid ?: inj->pid);
+		if (inj->state == GEARS_INJECT_ARMED)
+			fail(inj, ESRCH, "no process %d in the guest", inj->tid ?: inj->pid);
+		else
+			fail(inj, ESRCH, "thread %d exited during the injection (state %d)", inj->tid, inj->state);
 		return true;
 	}
+	if (inj->state != GEARS_INJECT_ARMED || inj->o.no_kick || inj->forced)
+		return false;
 	if (!f.t.mm) {
 		fail(inj, EINVAL, "%d is a kernel thread", f.t.pid);
 		return true;

@@ -78,6 +78,15 @@ guest dmesg | grep -q "gears_hello: loaded (param=gears-test)" || fail "no dmesg
 grep -q "File exists" "$TMP/err" || fail "second load: $(cat "$TMP/err")"
 ok "kernel module loaded from the host: in /proc/modules, its line in dmesg; reload refused"
 
+# --- a payload that crashes its target: reported, the rest of the guest fine
+victim=$(guest sh -c 'sleep 100000 >/dev/null 2>&1 & echo $!')
+"$GEARS" inject "$VM" --pid "$victim" "$(dirname "$PAYLOAD")/fault" 2>"$TMP/err" && fail "crashing payload succeeded"
+grep -q "exited during the injection" "$TMP/err" || fail "crashing payload: $(cat "$TMP/err")"
+guest test -e /proc/$victim/status && [ "$(state "$victim")" != Z ] && fail "victim still alive"
+"$GEARS" inject "$VM" --pid "$sleeper" "$PAYLOAD" /tmp/after-crash >/dev/null 2>"$TMP/err" ||
+	fail "injection after a crash: $(cat "$TMP/err")"
+ok "a payload that faults kills only its target, and says so"
+
 # --- errors are clear, and nothing breaks
 "$GEARS" inject "$VM" --pid 99999 "$PAYLOAD" /tmp/x 2>"$TMP/err" && fail "missing pid accepted"
 grep -q "no process 99999" "$TMP/err" || fail "missing pid: $(cat "$TMP/err")"
