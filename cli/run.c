@@ -33,6 +33,10 @@
 #include "../lib/sock.h"
 
 #define MAX_CLIENTS 32
+/* After a synchronous request, spin this long for the next one: a dense stream
+ * (filter-mode tracing) is served without sleeping, while a sparse one (an
+ * execve now and then) does not cost a host CPU that the vCPUs need. */
+#define BUSY_SPIN_NS 200000ull
 #define MAX_FWD 256
 #define MAIN_ID 1		/* agent request id of the main command */
 #define EARLY_MAX (64u << 10)	/* console bytes kept from before the command starts */
@@ -719,7 +723,7 @@ static int loop(struct sup *s)
 			return -errno;
 		(void)idx_ts;
 		if (tsrv_poll(s->ts) > 0 && sleep_us <= 100)
-			busy_until = cli_now_ns() + 2000000ull;
+			busy_until = cli_now_ns() + BUSY_SPIN_NS;
 		if (p[idx_sig].revents && signal_input(s))
 			return 0;
 		if (p[idx_qmp].revents && gears_qmp__dispatch(gears_vm__qmp(s->vm)) < 0) {
@@ -740,10 +744,10 @@ static int loop(struct sup *s)
 			    s->clients[i].fd >= 0)
 				client_input(s, i);
 		if (tsrv_poll(s->ts) > 0 && tsrv_sleep_us(s->ts) <= 100)
-			busy_until = cli_now_ns() + 2000000ull;
+			busy_until = cli_now_ns() + BUSY_SPIN_NS;
 		/* An injection waits for its target's next system call: look often. */
 		if (svc_poll(s->svc))
-			busy_until = cli_now_ns() + 2000000ull;
+			busy_until = cli_now_ns() + BUSY_SPIN_NS;
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (s->clients[i].fd >= 0 && s->clients[i].out_len)
 				client_flush(s, i);

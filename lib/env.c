@@ -413,6 +413,7 @@ static void on_entry(struct gears_env *e, struct gears_sc_call *c)
 		*p = (struct pending){ .used = true, .t = gears_now_ns(), .tid = c->tid, .regs = u, .env = env };
 		p->regs.ip = u.ip - 2;
 		p->regs.ax = u.orig_ax;
+		gears_sc_call__want_exit(c);
 		gears_sc_call__set_nr(c, NR_MMAP);
 		gears_sc_call__set_arg(c, 0, 0);
 		gears_sc_call__set_arg(c, 1, (len + 4095) & ~4095ull);
@@ -528,7 +529,8 @@ int gears_env__add(struct gears_env *e, const char *text)
 	if (e->hid <= 0 && e->sc) {
 		set[NR_EXECVE / 64] |= 1ull << (NR_EXECVE % 64);
 		set[NR_EXECVEAT / 64] |= 1ull << (NR_EXECVEAT % 64);
-		r = gears_sc__add_set(e->sc, set, GEARS_SC_SYNC | GEARS_SC_ON_ENTRY | GEARS_SC_ON_EXIT, on_call, e);
+		r = gears_sc__add_set(e->sc, set, GEARS_SC_SYNC | GEARS_SC_ON_ENTRY | GEARS_SC_ON_EXIT_ASKED,
+				      on_call, e);
 		if (r < 0) {
 			rule_free(&e->rules[--e->n]);
 			return r;

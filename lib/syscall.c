@@ -548,7 +548,9 @@ int gears_sc__add_set(struct gears_sc *sc, const uint64_t set[GEARS_SC_NR_WORDS]
 	struct sc_handler *h;
 	int r;
 
-	if (!fn || !(flags & (GEARS_SC_ON_ENTRY | GEARS_SC_ON_EXIT)))
+	if ((flags & GEARS_SC_ON_EXIT_ASKED) && (!(flags & GEARS_SC_ON_ENTRY) || !(flags & GEARS_SC_SYNC)))
+		return gears_err(EINVAL, "ON_EXIT_ASKED needs a sync handler that also sees entries");
+	if (!fn || !(flags & (GEARS_SC_ON_ENTRY | GEARS_SC_ON_EXIT | GEARS_SC_ON_EXIT_ASKED)))
 		return gears_err(EINVAL, "handler needs a function and ON_ENTRY and/or ON_EXIT");
 	if (delivery != GEARS_SC_EXIT && delivery != GEARS_SC_SYNC && delivery != GEARS_SC_RING)
 		return gears_err(EINVAL, "pick exactly one delivery: EXIT, SYNC or RING");
@@ -690,7 +692,7 @@ void gears_sc__stats(const struct gears_sc *sc, struct gears_sc_stats *st)
 
 int sc_dispatch(struct gears_sc *sc, struct gears_sc_call *c)
 {
-	unsigned when = c->exit ? GEARS_SC_ON_EXIT : GEARS_SC_ON_ENTRY;
+	unsigned when = c->exit ? GEARS_SC_ON_EXIT | GEARS_SC_ON_EXIT_ASKED : GEARS_SC_ON_ENTRY;
 	int n = 0;
 
 	for (int i = 0; i < sc->nh; i++) {
@@ -753,11 +755,13 @@ static uint32_t apply_sync(struct gears_sc *sc, struct gears_sc_call *c, uint32_
 	}
 	if (c->deny) {
 		sc_write_reg(sc, c->regs_va, sc->r.ax, (uint64_t)c->deny_ret);
-		return GEARS_SC_ACT_DENY;
+		return GEARS_SC_ACT_DENY | (c->want_exit ? GEARS_SC_ACT_F_EXIT : 0);
 	}
 	if (c->ret_dirty)
 		sc_write_reg(sc, c->regs_va, sc->r.ax, (uint64_t)c->new_ret);
-	return kind == GEARS_SC_REQ_HCALL ? GEARS_SC_ACT_SKIP : GEARS_SC_ACT_CONTINUE;
+	if (kind == GEARS_SC_REQ_HCALL)
+		return GEARS_SC_ACT_SKIP;
+	return GEARS_SC_ACT_CONTINUE | (kind == GEARS_SC_REQ_ENTRY && c->want_exit ? GEARS_SC_ACT_F_EXIT : 0);
 }
 
 static int serve_slot(struct gears_sc *sc, int cpu)

@@ -197,6 +197,14 @@ int gears_sc_call__set_ret(struct gears_sc_call *c, int64_t v)
 	return 0;
 }
 
+int gears_sc_call__want_exit(struct gears_sc_call *c)
+{
+	if (c->delivery != GEARS_SC_SYNC || c->exit)
+		return gears_err(EPERM, "returns can be asked for at a sync entry only");
+	c->want_exit = true;
+	return 0;
+}
+
 int sc_call_uregs(const struct gears_sc_call *c, struct sc_uregs *u)
 {
 	if (!c->regs_va)

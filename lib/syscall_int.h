@@ -46,7 +46,7 @@ struct gears_sc_call {
 	/* changes requested by handlers */
 	unsigned args_dirty;
 	uint64_t new_args[6];
-	bool nr_dirty, deny, ret_dirty;
+	bool nr_dirty, deny, ret_dirty, want_exit;
 	int new_nr;
 	int64_t deny_ret;	/* what a skipped call returns */
 	int64_t new_ret;

@@ -448,6 +448,9 @@ uint64_t gears_sc_slow64(void *regs, long nr_arg, struct frame *f)
 	if (sel & GEARS_SC_SEL_SYNC_ENTRY) {
 		uint32_t act = sync_req(GEARS_SC_REQ_ENTRY, regs, nr, 0, &w);
 
+		if (act & GEARS_SC_ACT_F_EXIT)
+			f->sel |= GEARS_SC_SEL_SYNC_EXIT;
+		act &= GEARS_SC_ACT_MASK;
 		if (act == GEARS_SC_ACT_DENY) {
 			/* Number -1 runs no system call but all of the kernel's entry
 			 * and exit work, and leaves pt_regs->ax (the host's value). */
@@ -497,13 +500,18 @@ void gears_sc_slow_int80(void *regs, struct frame *f)
 	}
 	if (sel & GEARS_SC_SEL_RING_ENTRY)
 		ring_emit(GEARS_SC_EV_ENTRY, regs, nr, 1, &w, &f->e, 0, 1);
-	if ((sel & GEARS_SC_SEL_SYNC_ENTRY) &&
-	    sync_req(GEARS_SC_REQ_ENTRY, regs, nr, 1, &w) == GEARS_SC_ACT_DENY) {
-		/* Denied: the host set ax; skip the kernel entirely. */
-		f->flags |= GEARS_SC_EVF_DENIED;
-		if (CTL->enabled)
-			exit_work(regs, f);
-		return;
+	if (sel & GEARS_SC_SEL_SYNC_ENTRY) {
+		uint32_t act = sync_req(GEARS_SC_REQ_ENTRY, regs, nr, 1, &w);
+
+		if (act & GEARS_SC_ACT_F_EXIT)
+			f->sel |= GEARS_SC_SEL_SYNC_EXIT;
+		if ((act & GEARS_SC_ACT_MASK) == GEARS_SC_ACT_DENY) {
+			/* Denied: the host set ax; skip the kernel entirely. */
+			f->flags |= GEARS_SC_EVF_DENIED;
+			if (CTL->enabled)
+				exit_work(regs, f);
+			return;
+		}
 	}
 	if (CTL->orig_exit)
 		__atomic_store_n(&f->magic, CTL->cookie, __ATOMIC_RELEASE);

@@ -36,6 +36,11 @@ struct gears_sc_call;
 /* Handler flags. */
 #define GEARS_SC_ON_ENTRY	0x01u	/* call the handler at entry */
 #define GEARS_SC_ON_EXIT	0x02u	/* ... and/or at the return */
+#define GEARS_SC_ON_EXIT_ASKED	0x04u	/* at the return of calls an entry handler asked for
+					 * with gears_sc_call__want_exit() (sync delivery): a
+					 * handler that needs few returns spares the guest a
+					 * round trip on every other call. It may also see
+					 * returns other handlers asked for: filter. */
 #define GEARS_SC_EXIT		0x10u	/* delivery: VM stop per call (gdbstub) */
 #define GEARS_SC_SYNC		0x20u	/* delivery: guest waits for the host (filter mode) */
 #define GEARS_SC_RING		0x40u	/* delivery: asynchronous ring (observe only) */
@@ -155,6 +160,8 @@ GEARS_API int gears_sc_call__set_nr(struct gears_sc_call *c, int nr);			/* entry
 GEARS_API int gears_sc_call__deny(struct gears_sc_call *c, int err);			/* entry: skip, return -err */
 GEARS_API int gears_sc_call__skip(struct gears_sc_call *c, int64_t ret);		/* entry: skip, return ret */
 GEARS_API int gears_sc_call__set_ret(struct gears_sc_call *c, int64_t v);		/* exit, or hypercall */
+/* Entry, sync delivery: also stop at this call's return (ON_EXIT_ASKED handlers). */
+GEARS_API int gears_sc_call__want_exit(struct gears_sc_call *c);
 
 /* ---- names ---- */
 

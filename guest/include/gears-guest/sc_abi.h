@@ -92,6 +92,9 @@
 #define GEARS_SC_ACT_CONTINUE	0u	/* run the call (pt_regs as the host left them) */
 #define GEARS_SC_ACT_DENY	1u	/* do not run it; return pt_regs->ax (the host set it) */
 #define GEARS_SC_ACT_SKIP	2u	/* hypercall answered: return pt_regs->ax, kernel never sees it */
+#define GEARS_SC_ACT_MASK	0xffu
+#define GEARS_SC_ACT_F_EXIT	0x100u	/* flag on an entry answer: ask again at this call's
+					 * return (handlers that need only some returns) */
 
 /* Slot kinds. */
 #define GEARS_SC_REQ_ENTRY	1u
