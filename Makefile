@@ -233,7 +233,7 @@ bench: deps all image $(BENCH_BINS)
 	@GEARS=$(ROOT)/build/gears ./bench/run.sh
 
 demo: deps
-	$(MAKE) all image
+	$(MAKE) all image payloads
 	./scripts/demo.sh
 
 clean:

@@ -266,6 +266,8 @@ void svc_inject_request(struct svc *v, int client, uint32_t id, const char *json
 		job_free(jb);
 		goto out;
 	}
+	if (timeout < 0 || timeout > 600000)
+		timeout = 0;	/* the library's default */
 	jb->argc = args ? (int)json_array_size(args) : 0;
 	jb->argv = calloc((size_t)jb->argc + 1, sizeof(char *));
 	for (int i = 0; jb->argv && i < jb->argc; i++)

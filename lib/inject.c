@@ -65,6 +65,7 @@ struct gears_inject {
 
 	/* kicks */
 	uint64_t t0, t_taken, t_end, last_kick;
+	bool hostage;			/* taken and not yet restored */
 	bool forced;			/* taken through the gdbstub: `saved` came from there */
 	uint64_t forced_gadget;
 	struct sc_uregs forced_regs;
@@ -76,15 +77,18 @@ static void fail(struct gears_inject *inj, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (inj->state == GEARS_INJECT_FAILED)
-		return;
+	if (inj->err)
+		return;		/* the first reason is the one to report */
 	va_start(ap, fmt);
 	vsnprintf(inj->why, sizeof(inj->why), fmt, ap);
 	va_end(ap);
 	inj->err = err < 0 ? err : -err;
-	inj->state = GEARS_INJECT_FAILED;
-	inj->t_end = gears_now_ns();
 	pr_debug("inject: %s", inj->why);
+	/* A thread still ours ends FAILED when restore() has put it back. */
+	if (!inj->hostage) {
+		inj->state = GEARS_INJECT_FAILED;
+		inj->t_end = gears_now_ns();
+	}
 }
 
 /* Send the thread through the `syscall` gadget with this call. */
@@ -105,8 +109,8 @@ static void restore(struct gears_inject *inj, struct gears_sc_call *c)
 {
 	if (sc_call_set_uregs(c, &inj->saved))
 		fail(inj, EFAULT, "could not restore the registers of thread %d", inj->tid);
-	else if (inj->state != GEARS_INJECT_FAILED)
-		inj->state = GEARS_INJECT_DONE;
+	inj->hostage = false;
+	inj->state = inj->err ? GEARS_INJECT_FAILED : GEARS_INJECT_DONE;
 	inj->t_end = gears_now_ns();
 }
 
@@ -176,8 +180,10 @@ static void load(struct gears_inject *inj, struct gears_sc_call *c)
 	}
 	inj->state = GEARS_INJECT_PROTECTING;
 	inj->xi = 0;
-	if (issue(inj, c, NR_MPROTECT, inj->base + inj->xoff[0], inj->xlen[0], 5 /* PROT_READ|PROT_EXEC */))
+	if (issue(inj, c, NR_MPROTECT, inj->base + inj->xoff[0], inj->xlen[0], 5 /* PROT_READ|PROT_EXEC */)) {
+		inj->hostage = false;	/* giving up on it */
 		fail(inj, EFAULT, "could not set the target's registers");
+	}
 	return;
 undo:
 	inj->state = GEARS_INJECT_UNMAPPING;
@@ -195,8 +201,10 @@ static void run_payload(struct gears_inject *inj, struct gears_sc_call *c)
 	u.di = inj->base + inj->args_off;
 	u.flags = 0x202;
 	inj->state = GEARS_INJECT_RUNNING;
-	if (sc_call_set_uregs(c, &u))
+	if (sc_call_set_uregs(c, &u)) {
+		inj->hostage = false;	/* giving up on it */
 		fail(inj, EFAULT, "could not start the payload");
+	}
 }
 
 /* Take the thread at a system call entry. */
@@ -228,7 +236,9 @@ static void take(struct gears_inject *inj, struct gears_sc_call *c)
 	inj->tid = c->tid;
 	inj->pid = c->pid;
 	inj->t_taken = gears_now_ns();
+	inj->hostage = true;
 	inj->state = GEARS_INJECT_MAPPING;
+	gears_sc_call__want_exit(c);
 	/* mmap(NULL, total, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE, -1, 0) */
 	gears_sc_call__set_nr(c, NR_MMAP);
 	gears_sc_call__set_arg(c, 0, 0);
@@ -251,6 +261,9 @@ static int on_call(struct gears_sc_call *c, void *ctx)
 			take(inj, c);
 		else if (inj->state == GEARS_INJECT_RUNNING)
 			inj->syscalls++;
+		else if ((inj->state == GEARS_INJECT_PROTECTING || inj->state == GEARS_INJECT_UNMAPPING) &&
+			 at_gadget(inj, c))
+			gears_sc_call__want_exit(c);	/* the call we sent it to make */
 		return 0;
 	}
 	/* Returns: only of the calls we sent through the gadget. */
@@ -320,8 +333,10 @@ static int on_hcall(struct gears_sc_call *c, void *ctx)
 	inj->result = (int64_t)gears_sc_call__arg(c, 1);
 	inj->state = GEARS_INJECT_UNMAPPING;
 	/* The hypercall leaves through IRET with these registers. */
-	if (issue(inj, c, NR_MUNMAP, inj->base, inj->total, 0))
+	if (issue(inj, c, NR_MUNMAP, inj->base, inj->total, 0)) {
+		inj->hostage = false;	/* giving up on it */
 		fail(inj, EFAULT, "could not send the target to munmap");
+	}
 	return 0;
 }
 
@@ -494,6 +509,7 @@ bool gears_inject__step(struct gears_inject *inj)
 	if (inj->state == GEARS_INJECT_DONE || inj->state == GEARS_INJECT_FAILED)
 		return true;
 	if (now - inj->t0 > inj->o.timeout_ms * 1000000ull) {
+		inj->hostage = false;	/* giving up on it */
 		if (inj->state == GEARS_INJECT_ARMED)
 			fail(inj, ETIMEDOUT, "thread %d made no system call within %u ms", inj->tid ?: inj->pid,
 			     inj->o.timeout_ms);
@@ -510,6 +526,7 @@ bool gears_inject__step(struct gears_inject *inj)
 	if (r < 0)
 		return false;
 	if (!f.found || f.t.state == 'Z' || f.t.state == 'X') {
+		inj->hostage = false;	/* nothing left to restore */
 		if (inj->state == GEARS_INJECT_ARMED)
 			fail(inj, ESRCH, "no process %d in the guest", inj->tid ?: inj->pid);
 		else
@@ -606,7 +623,8 @@ struct gears_inject *gears_inject__start(struct gears_sc *sc, const struct gears
 	}
 	inj->t0 = gears_now_ns();
 	inj->state = GEARS_INJECT_ARMED;
-	r = gears_sc__add(sc, GEARS_SC_ALL, GEARS_SC_SYNC | GEARS_SC_ON_ENTRY | GEARS_SC_ON_EXIT, on_call, inj);
+	r = gears_sc__add(sc, GEARS_SC_ALL, GEARS_SC_SYNC | GEARS_SC_ON_ENTRY | GEARS_SC_ON_EXIT_ASKED, on_call,
+			  inj);
 	if (r < 0) {
 		errno = -r;
 		goto out;
@@ -648,8 +666,7 @@ void gears_inject__free(struct gears_inject *inj)
 {
 	if (!inj)
 		return;
-	if (inj->state != GEARS_INJECT_ARMED && inj->state != GEARS_INJECT_DONE &&
-	    inj->state != GEARS_INJECT_FAILED)
+	if (inj->hostage)
 		pr_warn("inject: abandoned while thread %d was still ours (state %d)", inj->tid, inj->state);
 	if (inj->hid > 0)
 		gears_sc__remove(inj->sc, inj->hid);
@@ -670,6 +687,7 @@ int gears_inject__run(struct gears_sc *sc, const struct gears_payload *p, const 
 	while (!gears_inject__step(inj)) {
 		r = gears_sc__poll(sc, 2000);
 		if (r < 0) {
+			inj->hostage = false;	/* giving up on it */
 			fail(inj, r, "the VM went away");
 			break;
 		}

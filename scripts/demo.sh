@@ -30,6 +30,24 @@ echo
 echo "== gears exec: a command in the guest, through the default image's agent"
 "$GEARS" exec "$VM" -- uname -a
 echo
+echo "== gears trace: the system calls of one command, from outside (ring mode)"
+"$GEARS" trace -e openat,execve,write -- cat /etc/hostname 2>&1 | tail -n 6
+echo
+echo "== gears env: an LD_PRELOAD rule changes Debian's unmodified uname at execve"
+"$GEARS" exec "$VM" -- uname-coreutils -s
+"$GEARS" env "$VM" add 'uname-coreutils:LD_PRELOAD+=/lib/gears/gears_uname_preload.so'
+"$GEARS" exec "$VM" -- uname-coreutils -s
+"$GEARS" env "$VM" del 'uname-coreutils:LD_PRELOAD+=/lib/gears/gears_uname_preload.so'
+echo
+echo "== gears inject: a payload runs inside a sleeping process, which sleeps on"
+pid=$("$GEARS" exec "$VM" -- sh -c 'sleep 3001 >/dev/null 2>&1 & echo $!')
+"$GEARS" inject "$VM" --pid "$pid" build/guest/payloads/hello /tmp/hello.txt
+"$GEARS" exec "$VM" -- sh -c "cat /tmp/hello.txt; grep State /proc/$pid/status"
+echo
+echo "== gears inject --kernel-module: a module loaded with no shell or insmod in the guest"
+"$GEARS" inject "$VM" --kernel-module build/guest/modules/gears_hello.ko who=demo
+"$GEARS" exec "$VM" -- sh -c 'grep gears_hello /proc/modules; dmesg | grep "gears_hello: loaded"'
+echo
 echo "== gears stop"
 "$GEARS" stop "$VM"
 wait
