@@ -22,18 +22,25 @@
 #define GEARS_HC_LOG		2	/* a1 = text, a2 = length: a line in gears' log */
 #define GEARS_HC_PONG		0x53524145474cL	/* "LGEARS" */
 
-static inline long gears_hypercall(long op, long a1, long a2, long a3, long a4, long a5)
+/* A raw x86-64 system call (no libc, no errno): the hypercall is one, and
+ * payloads make all theirs this way. */
+static inline long gears_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
 	long ret;
-	register long r10 __asm__("r10") = a3;
-	register long r8 __asm__("r8") = a4;
-	register long r9 __asm__("r9") = a5;
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	register long r9 __asm__("r9") = a6;
 
 	__asm__ volatile("syscall"
 			 : "=a"(ret)
-			 : "a"((long)GEARS_HCALL_NR), "D"(op), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
+			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
 			 : "rcx", "r11", "memory");
 	return ret;
+}
+
+static inline long gears_hypercall(long op, long a1, long a2, long a3, long a4, long a5)
+{
+	return gears_syscall6((long)GEARS_HCALL_NR, op, a1, a2, a3, a4, a5);
 }
 
 /* Is GEARS answering? (One round trip.) */

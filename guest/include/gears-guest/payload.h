@@ -52,20 +52,7 @@ long gears_payload_main(struct gears_payload_args *a);
 
 /* ---- system calls, without libc ---- */
 
-static inline long gears_sys6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
-{
-	long ret;
-	register long r10 __asm__("r10") = a4;
-	register long r8 __asm__("r8") = a5;
-	register long r9 __asm__("r9") = a6;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-#define gears_sys3(nr, a, b, c) gears_sys6((nr), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define gears_sys3(nr, a, b, c) gears_syscall6((nr), (long)(a), (long)(b), (long)(c), 0, 0, 0)
 
 /* x86-64 numbers, so that payloads need no kernel headers. */
 #define GEARS_NR_write		1
@@ -86,7 +73,7 @@ static inline long gears_write(int fd, const void *buf, unsigned long len)
 
 static inline long gears_open_append(const char *path)
 {
-	return gears_sys6(GEARS_NR_openat, GEARS_AT_FDCWD, (long)path,
+	return gears_syscall6(GEARS_NR_openat, GEARS_AT_FDCWD, (long)path,
 			  GEARS_O_WRONLY | GEARS_O_CREAT | GEARS_O_APPEND | GEARS_O_CLOEXEC, 0644, 0, 0);
 }
 
