@@ -52,7 +52,7 @@ extern char **environ;
 #define HC_ROUNDS 5
 #define HC_N 20000		/* hypercalls (and getppid calls) per round */
 #define GDB_N 100		/* gdbstub stop + continue per round */
-#define EXEC_ROUNDS 3
+#define EXEC_ROUNDS 5
 #define EXEC_K 200		/* fork + execve + wait per measurement */
 #define INJ_N 10
 #define RULE_MISS "nomatch-*:BENCH_VAR=1"

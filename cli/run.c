@@ -93,6 +93,7 @@ struct sup {
 	int main_pid;		/* pid of the command in the guest (agent's PID frame) */
 	struct tsrv *ts;	/* system call tracing for `gears trace` clients */
 	struct svc *svc;	/* env rules, injections, hypercalls */
+	int bell_fd;		/* the VM's doorbell chardev (-1: none, poll instead) */
 	const char *env[64];	/* --env rules, applied before the command */
 	int nenv;
 	bool hypercalls;
@@ -670,14 +671,21 @@ static int loop(struct sup *s)
 	for (;;) {
 		struct pollfd p[8 + MAX_CLIENTS];
 		int n = 0, idx_sig, idx_con = -1, idx_agent = -1, idx_qmp, idx_ctl, idx_in = -1, idx_ts = -1;
+		int idx_bell = -1;
 		int cidx[MAX_CLIENTS];
 		uint64_t now = cli_now_ns();
 		int sleep_us = tsrv_sleep_us(s->ts), tsfd = tsrv_fd(s->ts);
 
 		/* A guest waiting on a synchronous request spins until we answer:
-		 * while requests keep coming, do not sleep between polls. */
+		 * while requests keep coming, do not sleep between polls; else,
+		 * with a doorbell, sleep until a guest CPU rings it. */
 		if (now < busy_until)
 			sleep_us = 0;
+		else if (s->bell_fd >= 0 && tsrv_bell_arm(s->ts, &sleep_us) < 0)
+			sleep_us = 0;
+		/* An injection in flight has kicks and timeouts to run. */
+		if (svc_active(s->svc) && sleep_us > 5000)
+			sleep_us = 5000;
 
 		p[idx_sig = n++] = (struct pollfd){ .fd = s->sig_fd, .events = POLLIN };
 		p[idx_qmp = n++] = (struct pollfd){ .fd = gears_qmp__fd(gears_vm__qmp(s->vm)), .events = POLLIN };
@@ -690,6 +698,8 @@ static int loop(struct sup *s)
 			p[idx_in = n++] = (struct pollfd){ .fd = 0, .events = POLLIN };
 		if (tsfd >= 0)
 			p[idx_ts = n++] = (struct pollfd){ .fd = tsfd, .events = POLLIN };
+		if (s->bell_fd >= 0)
+			p[idx_bell = n++] = (struct pollfd){ .fd = s->bell_fd, .events = POLLIN };
 		for (int i = 0; i < MAX_CLIENTS; i++) {
 			cidx[i] = -1;
 			if (s->clients[i].fd >= 0) {
@@ -722,7 +732,18 @@ static int loop(struct sup *s)
 		    errno != EINTR)
 			return -errno;
 		(void)idx_ts;
-		if (tsrv_poll(s->ts) > 0 && sleep_us <= 100)
+		if (s->bell_fd >= 0) {
+			tsrv_bell_disarm(s->ts);
+			if (p[idx_bell].revents) {
+				char junk[256];
+
+				if (read(s->bell_fd, junk, sizeof(junk)) == 0) {
+					close(s->bell_fd);	/* QEMU going away */
+					s->bell_fd = -1;
+				}
+			}
+		}
+		if (tsrv_poll(s->ts) > 0 && tsrv_sync(s->ts))
 			busy_until = cli_now_ns() + BUSY_SPIN_NS;
 		if (p[idx_sig].revents && signal_input(s))
 			return 0;
@@ -743,7 +764,7 @@ static int loop(struct sup *s)
 			if (cidx[i] >= 0 && (p[cidx[i]].revents & (POLLIN | POLLHUP | POLLERR)) &&
 			    s->clients[i].fd >= 0)
 				client_input(s, i);
-		if (tsrv_poll(s->ts) > 0 && tsrv_sleep_us(s->ts) <= 100)
+		if (tsrv_poll(s->ts) > 0 && tsrv_sync(s->ts))
 			busy_until = cli_now_ns() + BUSY_SPIN_NS;
 		/* An injection waits for its target's next system call: look often. */
 		if (svc_poll(s->svc))
@@ -835,7 +856,7 @@ static int run(int argc, char **argv)
 		{ 0, 0, 0, 0 }
 	};
 	GEARS_OPTS(gears_vm_opts, vo, .start_paused = true);
-	struct sup s = { .con_fd = -1, .agent_fd = -1, .ctl_fd = -1, .exit_code = -1, .next_id = 2 };
+	struct sup s = { .con_fd = -1, .agent_fd = -1, .ctl_fd = -1, .bell_fd = -1, .exit_code = -1, .next_id = 2 };
 	int c, code;
 
 	while ((c = getopt_long(argc, argv, "+n:", opts, NULL)) != -1) {
@@ -890,6 +911,11 @@ static int run(int argc, char **argv)
 	s.svc = svc_new(s.ts, client_send, &s);
 	s.con_fd = gears_sock_connect(gears_vm__path(s.vm, "console.sock"), 2000);
 	s.agent_fd = gears_sock_connect(gears_vm__path(s.vm, "agent.sock"), 2000);
+	s.bell_fd = gears_sock_connect(gears_vm__path(s.vm, "bell.sock"), 2000);
+	if (s.bell_fd >= 0) {
+		fcntl(s.bell_fd, F_SETFL, fcntl(s.bell_fd, F_GETFL) | O_NONBLOCK);
+		tsrv_set_bell(s.ts, GEARS_VM_BELL_PORT);
+	}
 	s.ctl_fd = ctl_listen(&s);
 	if (s.con_fd < 0 || s.agent_fd < 0 || s.ctl_fd < 0) {
 		gears_vm__close(s.vm);

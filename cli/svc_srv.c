@@ -317,6 +317,11 @@ static void start_next(struct svc *v)
 	}
 }
 
+bool svc_active(const struct svc *v)
+{
+	return v && v->cur;
+}
+
 bool svc_poll(struct svc *v)
 {
 	struct gears_inject_result r;

@@ -32,5 +32,6 @@ void svc_drop_client(struct svc *v, int client);
 
 /* Kicks and timeouts of injections in flight; true while one is. */
 bool svc_poll(struct svc *v);
+bool svc_active(const struct svc *v);
 
 #endif

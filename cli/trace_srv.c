@@ -68,6 +68,7 @@ struct tsrv {
 	tsrv_send_fn send;
 	void *ctx;
 	struct sub subs[MAX_SUBS];
+	unsigned bell_port;	/* the VM's doorbell (0: none, poll) */
 };
 
 struct tsrv *tsrv_new(struct gears_vm *vm, tsrv_send_fn send, void *ctx)
@@ -197,8 +198,11 @@ void tsrv_free(struct tsrv *t)
 
 struct gears_sc *tsrv_sc(struct tsrv *t)
 {
-	if (!t->sc)
+	if (!t->sc) {
 		t->sc = gears_sc__new(t->vm, NULL);
+		if (t->sc && t->bell_port)
+			gears_sc__set_bell(t->sc, t->bell_port);
+	}
 	return t->sc;
 }
 
@@ -514,6 +518,38 @@ int tsrv_sleep_us(struct tsrv *t)
 		ring |= t->subs[i].used;
 	/* The ring holds 4096 records, ~6 ms of the busiest guest loop: drain every ms. */
 	return ring ? 1000 : 1000000;
+}
+
+bool tsrv_sync(struct tsrv *t)
+{
+	return t->sc && gears_sc__busy(t->sc);
+}
+
+void tsrv_set_bell(struct tsrv *t, unsigned port)
+{
+	t->bell_port = port;
+	if (t->sc)
+		gears_sc__set_bell(t->sc, port);
+}
+
+int tsrv_bell_arm(struct tsrv *t, int *sleep_us)
+{
+	bool ring = false;
+
+	if (!t->sc || !t->bell_port || !gears_sc__stub_installed(t->sc) || !gears_sc__busy(t->sc))
+		return 0;
+	if (!gears_sc__bell_arm(t->sc))
+		return -1;
+	for (int i = 0; i < MAX_SUBS; i++)
+		ring |= t->subs[i].used;
+	*sleep_us = ring ? 1000 : 1000000;	/* a ring still needs draining */
+	return 1;
+}
+
+void tsrv_bell_disarm(struct tsrv *t)
+{
+	if (t->sc && t->bell_port)
+		gears_sc__bell_disarm(t->sc);
 }
 
 int tsrv_fd(struct tsrv *t)

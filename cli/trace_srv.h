@@ -7,6 +7,7 @@
 #ifndef GEARS_CLI_TRACE_SRV_H
 #define GEARS_CLI_TRACE_SRV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,14 @@ int tsrv_poll(struct tsrv *t);
  * and an fd that wakes it (the gdbstub in exit mode; -1 if none). */
 int tsrv_sleep_us(struct tsrv *t);
 int tsrv_fd(struct tsrv *t);
+/* The VM's doorbell: with it, instead of polling for synchronous requests,
+ * arm it and sleep (1: armed, *sleep_us set; -1: a request is waiting, do not
+ * sleep; 0: nothing to arm, sleep as tsrv_sleep_us says). Disarm on waking. */
+/* Are guests waiting on us (synchronous handlers, exit mode)? */
+bool tsrv_sync(struct tsrv *t);
+void tsrv_set_bell(struct tsrv *t, unsigned port);
+int tsrv_bell_arm(struct tsrv *t, int *sleep_us);
+void tsrv_bell_disarm(struct tsrv *t);
 /* Tell subscribers the main command's pid. */
 void tsrv_announce_pid(struct tsrv *t, int pid);
 

@@ -305,6 +305,7 @@ static void ctl_init(struct gears_sc *sc)
 	c->sync_hard_tsc = tsc_per_ms(sc) * (sc->sync_timeout_ms * 10 + 1000);
 	c->ring_wait_tsc = tsc_per_ms(sc) * sc->ring_wait_ms;
 	c->orig_exit = sc->nexit ? sc->exit_fn : 0;
+	c->bell_port = sc->bell_port;
 	if (getrandom(&c->cookie, sizeof(c->cookie), 0) != sizeof(c->cookie))
 		c->cookie = gears_now_ns() * 0x9e3779b97f4a7c15ull;
 	c->cookie |= 1;	/* never 0, the value of a cleared frame */
@@ -689,6 +690,33 @@ void gears_sc__stats(const struct gears_sc *sc, struct gears_sc_stats *st)
 }
 
 /* ---- delivery ---- */
+
+void gears_sc__set_bell(struct gears_sc *sc, unsigned port)
+{
+	sc->bell_port = port <= 0xffff ? port : 0;
+	if (sc->stub && sc->ctl)
+		__atomic_store_n(&sc->ctl->bell_port, sc->bell_port, __ATOMIC_RELEASE);
+}
+
+bool gears_sc__bell_arm(struct gears_sc *sc)
+{
+	if (!sc->stub || !sc->ctl || !sc->bell_port)
+		return false;
+	__atomic_store_n(&sc->ctl->bell_armed, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (int cpu = 0; cpu < sc->ncpus; cpu++)
+		if (__atomic_load_n(&sc->slots[cpu].state, __ATOMIC_ACQUIRE) == GEARS_SC_SLOT_POSTED) {
+			__atomic_store_n(&sc->ctl->bell_armed, 0, __ATOMIC_RELAXED);
+			return false;	/* work is waiting: do not sleep */
+		}
+	return true;
+}
+
+void gears_sc__bell_disarm(struct gears_sc *sc)
+{
+	if (sc->stub && sc->ctl)
+		__atomic_store_n(&sc->ctl->bell_armed, 0, __ATOMIC_RELAXED);
+}
 
 int sc_dispatch(struct gears_sc *sc, struct gears_sc_call *c)
 {

@@ -108,6 +108,7 @@ struct gears_sc {
 	} hc[16];
 	int nhc;
 
+	unsigned bell_port;		/* doorbell I/O port (0: none) */
 	long wake_off;			/* lib/inject.c: its wake-up trampoline in the region */
 
 	struct sc_deny deny[SC_MAX_DENY];

@@ -315,6 +315,10 @@ static int build_argv(struct gears_vm *vm, const struct gears_vm_opts *o, char *
 	ARG("-qmp"); ARG("unix:%s/qmp-tool.sock,server=on,wait=off", vm->dir);
 	ARG("-chardev"); ARG("socket,id=gears-gdb,path=%s/gdb.sock,server=on,wait=off", vm->dir);
 	ARG("-gdb"); ARG("chardev:gears-gdb");
+	/* The doorbell (gears_sc__set_bell): a byte written to this I/O port by the
+	 * guest-side stub arrives on bell.sock. Nobody connected: bytes dropped. */
+	ARG("-chardev"); ARG("socket,id=gears-bell,path=%s/bell.sock,server=on,wait=off", vm->dir);
+	ARG("-device"); ARG("isa-debugcon,iobase=0x%x,chardev=gears-bell", GEARS_VM_BELL_PORT);
 	/* Start paused so the console and agent are connected before the first byte. */
 	ARG("-S");
 	for (const char *const *e = o->extra_args; e && *e; e++)

@@ -90,6 +90,11 @@ static inline uint64_t read_cr3(void)
 	return v;
 }
 
+static inline void outb(uint8_t v, uint16_t port)
+{
+	asm volatile("outb %b0, %w1" : : "a"(v), "Nd"(port));
+}
+
 static inline void cpu_relax(void)
 {
 	asm volatile("pause" ::: "memory");
@@ -302,6 +307,14 @@ static uint32_t sync_req(uint32_t kind, void *regs, int nr, int compat, const st
 	s->seq = s->seq + 1;
 	t0 = s->tsc = rdtsc();
 	__atomic_store_n(&s->state, GEARS_SC_SLOT_POSTED, __ATOMIC_RELEASE);
+	/* Wake a sleeping host (Dekker with its arm-then-check: it sees POSTED,
+	 * or we see it armed). One CPU rings per sleep. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (CTL->bell_port && __atomic_load_n(&CTL->bell_armed, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&CTL->bell_armed, 0, __ATOMIC_ACQ_REL)) {
+		__atomic_add_fetch(&CTL->bell_rings, 1, __ATOMIC_RELAXED);
+		outb(1, (uint16_t)CTL->bell_port);
+	}
 	for (;;) {
 		uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
 

@@ -93,6 +93,17 @@ GEARS_API int gears_sc__add_hcall(struct gears_sc *sc, long op_lo, long op_hi, g
 				  void *ctx);
 GEARS_API int gears_sc__remove_hcall(struct gears_sc *sc, int id);
 
+/*
+ * Doorbell: `port` is an I/O port the VM's isa-debugcon device listens on
+ * (gears_vm__bell_port); its chardev is readable when a guest CPU rang.
+ * Before sleeping, call gears_sc__bell_arm(): false means a request is
+ * already waiting (do not sleep); true means a request posted from now on
+ * rings the bell. Disarm on waking. Without it, the host must poll.
+ */
+GEARS_API void gears_sc__set_bell(struct gears_sc *sc, unsigned port);
+GEARS_API bool gears_sc__bell_arm(struct gears_sc *sc);
+GEARS_API void gears_sc__bell_disarm(struct gears_sc *sc);
+
 /* Serve requests, drain the ring and handle VM stops, waiting up to
  * timeout_us when there is nothing to do. Returns the number of calls
  * delivered, or a negative errno (-EPIPE: the VM is gone). */

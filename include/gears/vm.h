@@ -58,6 +58,9 @@ GEARS_API const char *gears_vm__accel(const struct gears_vm *vm);	/* "tcg" or "k
 GEARS_API pid_t gears_vm__qemu_pid(const struct gears_vm *vm);
 /* Full path of a file in the VM's runtime directory ("console.sock", ...). */
 GEARS_API const char *gears_vm__path(struct gears_vm *vm, const char *file);
+/* The doorbell's I/O port (an isa-debugcon device; its chardev is the
+ * runtime directory's bell.sock). */
+#define GEARS_VM_BELL_PORT 0x4745u
 
 /* QMP: the launcher's own connection, or for an attached VM the tools'
  * socket, serialised between tools by a lock held until gears_vm__close(). */

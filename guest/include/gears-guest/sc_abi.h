@@ -193,7 +193,13 @@ struct gears_sc_ctl {
 	uint64_t sync_timeouts;		/* requests the host did not answer in time */
 	uint64_t sync_late;		/* answers that came after the guest gave up */
 	uint64_t hcalls;
-	uint64_t reserved[15];
+	/* doorbell: with bell_port set, a CPU that posts a request while the host
+	 * sleeps (bell_armed) clears bell_armed and writes a byte to that I/O port,
+	 * an isa-debugcon device whose chardev the host polls */
+	uint32_t bell_port;
+	uint32_t bell_armed;
+	uint64_t bell_rings;		/* bytes written (counter) */
+	uint64_t reserved[13];
 	/* per-number selection: GEARS_SC_SEL_* bits */
 	uint16_t sel[GEARS_SC_NR_MAX];
 	uint16_t sel32[GEARS_SC_NR_MAX];	/* the same for compat (i386) numbers */
