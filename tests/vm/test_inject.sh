@@ -41,6 +41,14 @@ how=$(jq -r .how "$TMP/res.json")
 [ "$(state "$sleeper")" = S ] || fail "sleeper is now $(state "$sleeper")"
 ok "sleeping process: payload ran ($how), process back asleep, same mappings"
 
+# a process blocked in read(2) on a pipe nobody writes
+reader=$(guest sh -c '(sleep 100000 | cat >/dev/null) >/dev/null 2>&1 & sleep 0.5; pidof cat')
+[ -n "$reader" ] || fail "cannot start the reader"
+inject_check "$reader" "blocked in read"
+[ "$(state "$reader")" = S ] || fail "reader is now $(state "$reader")"
+guest cat /proc/$reader/syscall | grep -q '^0 ' || fail "reader no longer in read: $(guest cat /proc/$reader/syscall)"
+ok "process blocked in read: payload ran, back in read(2), same mappings"
+
 inject_check "$spinner" busy
 how=$(jq -r .how "$TMP/res.json")
 [ "$(state "$spinner")" = R ] || fail "spinner is now $(state "$spinner")"
