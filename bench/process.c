@@ -461,7 +461,7 @@ static int start_target(const char *prog)
 static void inject(const char *payload, int pid, double *total, double *taken, double *wall, char *how, size_t howsz)
 {
 	char pidstr[16], *argv[] = { gears(), "inject", VM, "--pid", pidstr, "--json", (char *)payload,
-				    "/tmp/bench-inject", NULL };
+				    "/bench-inject.txt" /* in the guest's root */, NULL };
 	struct cmd c;
 	json_t *j;
 

@@ -961,6 +961,8 @@ static int run(int argc, char **argv)
 		close(s.con_fd);
 	if (s.agent_fd >= 0)
 		close(s.agent_fd);
+	if (s.bell_fd >= 0)
+		close(s.bell_fd);
 	close(s.ctl_fd);
 	close(s.sig_fd);
 	frame_reader_free(&s.agent_rd);
@@ -972,7 +974,7 @@ static int run(int argc, char **argv)
 const struct gears_cmd cmd_run = {
 	.name = "run",
 	.args = "[--name NAME] [--smp N] [--mem SIZE] [--kernel F --initrd F --append S] "
-		"[--accel auto|tcg|kvm] [--timing] [-- CMD ARGS...]",
+		"[--accel auto|tcg|kvm] [--timing] [--env RULE]... [--hypercalls] [-- CMD ARGS...]",
 	.summary = "boot a guest on QEMU; run CMD in it, or give a console",
 	.run = run,
 	.help = help,

@@ -60,8 +60,10 @@ const char *gears_runtime_dir(void)
 		snprintf(dir, sizeof(dir), "/run/gears");
 	else if ((e = getenv("XDG_RUNTIME_DIR")) && *e)
 		snprintf(dir, sizeof(dir), "%s/gears", e);
+	else if ((e = getenv("HOME")) && *e)
+		snprintf(dir, sizeof(dir), "%s/.gears/run", e);	/* private to the user */
 	else
-		snprintf(dir, sizeof(dir), "/tmp/gears-%u", (unsigned)geteuid());
+		dir[0] = 0;	/* nowhere private: callers report it */
 	return dir;
 }
 
@@ -194,6 +196,8 @@ static int read_state(const char *name, json_t **out)
 	json_error_t je;
 	json_t *j;
 
+	if (!*gears_runtime_dir())
+		return -ENOENT;		/* no runtime directory: no VM */
 	snprintf(p, sizeof(p), "%s/%s/state.json", gears_runtime_dir(), name);
 	j = json_load_file(p, 0, &je);
 	if (!j)
@@ -396,6 +400,11 @@ struct gears_vm *gears_vm__launch(const struct gears_vm_opts *o)
 		return gears_err_ptr(EINVAL, "memory size must be a whole number of MiB, 64 MiB..1 TiB");
 	}
 	vm->below_4g = pc_below_4g(vm->ram_size);
+	if (!*gears_runtime_dir()) {
+		free(vm);
+		return gears_err_ptr(ENOENT, "no private runtime directory: set GEARS_RUNTIME_DIR, "
+					     "XDG_RUNTIME_DIR or HOME");
+	}
 
 	snprintf(vm->dir, sizeof(vm->dir), "%s/%s", gears_runtime_dir(), vm->name);
 	r = read_state(vm->name, &st);

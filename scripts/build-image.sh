@@ -83,7 +83,7 @@ unpack() {
 
 # ---- the kernel: the meta package's Depends names the versioned package of the day ----
 meta=$(fetch linux-image-cloud-amd64)
-# e.g. "linux-image-6.1.0-56-cloud-amd64 (= 6.1.192-2)": first alternative, no constraint
+# of the form "linux-image-REL (= VERSION)": first alternative, no constraint
 kdep=$(dpkg-deb -f "$meta" Depends | cut -d, -f1 | cut -d'|' -f1)
 kpkg=$(echo "$kdep" | sed 's/(.*//; s/[[:space:]]//g')
 kver=$(echo "$kdep" | sed -n 's/.*(= *\([^)]*\)).*/\1/p' | tr -d ' ')
