@@ -35,7 +35,7 @@ REL=$(kernel_release)
 if [ -z "$REL" ]; then
 	echo "install-deps: package lists do not know linux-image-cloud-amd64; updating them" >&2
 	need_root "update the package lists"
-	$SUDO apt-get update -q
+	$SUDO apt-get -o DPkg::Lock::Timeout=900 update -q
 	REL=$(kernel_release)
 	[ -n "$REL" ] || { echo "install-deps: cannot find the release of linux-image-cloud-amd64" >&2; exit 1; }
 fi
@@ -51,6 +51,6 @@ done
 
 need_root "install:$missing"
 echo "install-deps: installing:$missing" >&2
-$SUDO apt-get update -q
+$SUDO apt-get -o DPkg::Lock::Timeout=900 update -q
 # shellcheck disable=SC2086
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $missing
