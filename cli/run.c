@@ -95,6 +95,8 @@ struct sup {
 	struct svc *svc;	/* env rules, injections, hypercalls */
 	int bell_fd;		/* the VM's doorbell chardev (-1: none, poll instead) */
 	const char *env[64];	/* --env rules, applied before the command */
+	const char *qemu_args[65];	/* --qemu-arg, NULL-terminated */
+	int nqemu_args;
 	int nenv;
 	bool hypercalls;
 	bool stopping;		/* graceful power-off requested */
@@ -126,6 +128,8 @@ static void help(FILE *f)
 		"                     (repeatable): [GLOB:]VAR=VALUE, [GLOB:]VAR+=VALUE (prepend to a\n"
 		"                     colon list), [GLOB:]-VAR; see `gears env --help`\n"
 		"  --hypercalls       answer the GEARS hypercall (PING) for guest code from boot\n"
+		"  --qemu-arg ARG     append ARG to QEMU's command line (repeatable; for devices\n"
+		"                     GEARS does not manage itself)\n"
 		"  -- CMD ARGS...     run CMD in the guest, pass its output through, power off and\n"
 		"                     exit with CMD's status; without CMD, an interactive console\n"
 		"                     (Ctrl-] leaves and stops the VM)\n\n"
@@ -851,7 +855,7 @@ static int run(int argc, char **argv)
 		{ "initrd", required_argument, 0, 'i' }, { "append", required_argument, 0, 'a' },
 		{ "accel", required_argument, 0, 'A' }, { "timing", no_argument, 0, 'T' },
 		{ "hold", no_argument, 0, 'H' }, { "env", required_argument, 0, 'e' },
-		{ "hypercalls", no_argument, 0, 'Y' },
+		{ "hypercalls", no_argument, 0, 'Y' }, { "qemu-arg", required_argument, 0, 'Q' },
 		{ "json", no_argument, 0, 'j' }, { "pretty", no_argument, 0, 'p' },
 		{ 0, 0, 0, 0 }
 	};
@@ -884,6 +888,12 @@ static int run(int argc, char **argv)
 			s.env[s.nenv++] = optarg;
 			break;
 		case 'Y': s.hypercalls = true; break;
+		case 'Q':
+			if (s.nqemu_args >= 64)
+				return cli_error("at most 64 --qemu-arg");
+			s.qemu_args[s.nqemu_args++] = optarg;
+			vo.extra_args = s.qemu_args;
+			break;
 		case 'j': case 'p': break;
 		default: return cli_usage(&cmd_run, stderr);
 		}
@@ -974,7 +984,7 @@ static int run(int argc, char **argv)
 const struct gears_cmd cmd_run = {
 	.name = "run",
 	.args = "[--name NAME] [--smp N] [--mem SIZE] [--kernel F --initrd F --append S] "
-		"[--accel auto|tcg|kvm] [--timing] [--env RULE]... [--hypercalls] [-- CMD ARGS...]",
+		"[--accel auto|tcg|kvm] [--timing] [--env RULE]... [--hypercalls] [--qemu-arg ARG]... [-- CMD ARGS...]",
 	.summary = "boot a guest on QEMU; run CMD in it, or give a console",
 	.run = run,
 	.help = help,

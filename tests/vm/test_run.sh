@@ -31,6 +31,12 @@ mem=$(echo "$n" | awk '/MemTotal/ {print $2}')
 [ "$mem" -gt 300000 ] && [ "$mem" -lt 393216 ] || fail "--mem 384M gave MemTotal $mem kB"
 ok "--smp and --mem"
 
+# --qemu-arg adds a device the guest sees on its PCI bus (virtio-rng: 1af4:1005)
+n=$("$GEARS" run --qemu-arg -device --qemu-arg virtio-rng-pci -- \
+	sh -c 'cat /sys/bus/pci/devices/*/device' | grep -c '^0x1005$')
+[ "$n" = 1 ] || fail "--qemu-arg -device virtio-rng-pci: $n virtio-rng devices in the guest"
+ok "--qemu-arg reaches QEMU's command line"
+
 # normal exit leaves nothing behind
 "$GEARS" run --name "$VM" -- true || fail "true failed"
 [ ! -e "$rt/$VM" ] || fail "runtime dir left after normal exit"
