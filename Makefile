@@ -37,17 +37,20 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wvla
-CFLAGS  := -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -Iinclude -Ilib -Ibuild/gen -Iguest/include -D_GNU_SOURCE \
+CFLAGS  := -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -Iinclude -Ilib -Isupervisor -Ibuild/gen -Iguest/include -D_GNU_SOURCE \
            -fvisibility=hidden -fPIC $(PKG_CFLAGS) \
            -DGEARS_IMAGE_DIR='"$(ROOT)/build/image"' -DGEARS_GUEST_DIR='"$(ROOT)/build/guest"' \
            $(EXTRA_CFLAGS)
 LDLIBS  := $(PKG_LIBS) -lelf -lz -lpthread
 LDFLAGS := $(SANFLAGS)
 
-# Host-side sources: the library, its services, the command.
-LIB_SRCS := $(wildcard lib/*.c) $(wildcard services/*/host/*.c)
+# Host-side sources: the library; the supervisor and the services' host halves
+# (linked into the command, which registers them); the command.
+LIB_SRCS := $(wildcard lib/*.c)
+SUP_SRCS := $(wildcard supervisor/*.c) $(wildcard services/*/host/*.c)
 CLI_SRCS := $(wildcard cli/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
+SUP_OBJS := $(SUP_SRCS:%.c=$(O)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) $(wildcard services/*/tests/unit/test_*.c)
 UNIT_BINS := $(patsubst %.c,$(O)/tests/%,$(notdir $(UNIT_SRCS)))
@@ -83,7 +86,7 @@ build/gen/sc_stub.elf: guest/stubs/sc_stub.c guest/stubs/sc_entry.S guest/stubs/
 build/gen/sc_stub.h: build/gen/sc_stub.elf scripts/stub2c.sh
 	./scripts/stub2c.sh $< sc_stub $@
 
-$(LIB_OBJS) $(CLI_OBJS): | $(GEN)
+$(LIB_OBJS) $(SUP_OBJS) $(CLI_OBJS): | $(GEN)
 
 deps:
 	@./scripts/install-deps.sh
@@ -98,14 +101,27 @@ $(O)/libgears.a: $(LIB_OBJS)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/libgears.so: $(LIB_OBJS) lib/libgears.map
+# The version script lists exactly the functions the public headers declare
+# with GEARS_API (scripts/gen-libmap.sh); `make unit` checks the exports.
+build/gen/libgears.map: scripts/gen-libmap.sh $(wildcard include/gears/*.h)
+	@mkdir -p $(dir $@)
+	$(Q)./scripts/gen-libmap.sh include/gears >$@
+
+$(O)/libgears.so: $(LIB_OBJS) build/gen/libgears.map
 	$(call say,LD,$@)
-	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--version-script=lib/libgears.map -Wl,-soname,libgears.so.0 \
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--version-script=build/gen/libgears.map -Wl,-soname,libgears.so.0 \
 		-o $@ $(LIB_OBJS) $(LDLIBS)
 
-$(O)/gears: $(CLI_OBJS) $(O)/libgears.a
+# The supervisor and services, as an archive for their unit tests (the command
+# links the objects themselves: their SUP_SERVICE registrations must all be in).
+$(O)/libgears-sup.a: $(SUP_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/gears: $(CLI_OBJS) $(SUP_OBJS) $(O)/libgears.a
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(O)/libgears.a $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(SUP_OBJS) $(O)/libgears.a $(LDLIBS)
 
 # ---- guest side: static programs that go into the default image ----
 GUEST_CC      := gcc
@@ -184,10 +200,10 @@ $(O)/tests/%: tests/unit/%.c $(O)/libgears.a tests/unit/testlib.h
 	@mkdir -p $(dir $@)
 	$(call say,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libgears.a $(LDLIBS) $(LDFLAGS)
-$(O)/tests/%: services/*/tests/unit/%.c $(O)/libgears.a tests/unit/testlib.h
+$(O)/tests/%: services/*/tests/unit/%.c $(O)/libgears-sup.a $(O)/libgears.a tests/unit/testlib.h
 	@mkdir -p $(dir $@)
 	$(call say,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libgears.a $(LDLIBS) $(LDFLAGS)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(O)/libgears-sup.a $(O)/libgears.a $(LDLIBS) $(LDFLAGS)
 
 # payload loader test data: a static-pie payload, embedded as bytes in the
 # unit test and the fuzzer (scripts/bin2c.sh: xxd is not in a minimal Debian).
@@ -201,8 +217,9 @@ build/gen/payload_sample.h: build/gen/payload_sample.elf scripts/bin2c.sh
 $(O)/tests/test_payload: build/gen/payload_sample.h
 build/fuzz/fuzz_payload: build/gen/payload_sample.h
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(O)/libgears.so
 	@./tests/run-unit.sh $(UNIT_BINS)
+	@./tests/check-exports.sh $(O)/libgears.so include/gears
 
 # libFuzzer targets: each links the library sources built with clang.
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Iinclude -Ilib -Ibuild/gen -Iguest/include -D_GNU_SOURCE $(PKG_CFLAGS) \

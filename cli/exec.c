@@ -11,10 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <gears/ctl.h>
+
 #include "cli.h"
-#include "ctl.h"
-#include "frame.h"
-#include "../lib/sock.h"
 
 static void help(FILE *f)
 {
@@ -35,13 +34,28 @@ static void on_signal(int sig)
 		terminated = sig;
 }
 
+/* stdout/stderr of the guest command, whole even when the pipe is slow. */
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return;
+		p += k;
+		n -= (size_t)k;
+	}
+}
+
 static int run(int argc, char **argv)
 {
-	struct frame_reader rd = { 0 };
-	struct frame f;
+	struct gears_ctl *c;
+	struct gears_ctl_msg m;
 	char *payload;
 	size_t len;
-	int fd, i = 1, code = -1;
+	int i = 1, code = -1;
 
 	if (i < argc && argv[i][0] == '-' && strcmp(argv[i], "--"))
 		i++;	/* --json etc. were handled globally */
@@ -53,55 +67,52 @@ static int run(int argc, char **argv)
 		i++;
 	if (i >= argc)
 		return cli_usage(&cmd_exec, stderr);
-	fd = ctl_connect(name);
-	if (fd < 0)
-		return cli_error("no running VM named '%s' with a supervisor", name);
-	payload = argv_pack(argv + i, &len);
-	frame_send(fd, "EXEC", 1, payload, len);
+	c = gears_ctl__open(name, 0);
+	if (!c)
+		return cli_error("%s", gears_last_error());
+	payload = gears_ctl__pack_argv(argv + i, &len);
+	if (!payload || gears_ctl__send(c, "EXEC", 1, payload, len)) {
+		free(payload);
+		gears_ctl__close(c);
+		return cli_error("VM '%s': cannot send the command", name);
+	}
 	free(payload);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	while (code < 0) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-
 		if (interrupted > 0) {
-			frame_send(fd, "SIGNAL", 1, "2", 1);
+			gears_ctl__send(c, "SIGNAL", 1, "2", 1);
 			interrupted = -1;
 		}
 		if (terminated) {
-			frame_send(fd, "SIGNAL", 1, "9", 1);
+			gears_ctl__send(c, "SIGNAL", 1, "9", 1);
 			code = 128 + terminated;
 			break;
 		}
-		if (poll(&p, 1, 500) < 0 && errno != EINTR)
-			break;
-		if (!p.revents)
-			continue;
-		int r = frame_reader_fill(&rd, fd);
+		int r = gears_ctl__recv(c, &m, 500);
 
-		if (r == 0 || (r < 0 && r != -EINTR && r != -EAGAIN)) {
+		if (r == 0 || r == -EINTR)
+			continue;
+		if (r < 0) {
 			cli_error("VM '%s' went away", name);
 			code = 125;
 			break;
 		}
-		while (code < 0 && frame_reader_next(&rd, &f) == 1) {
-			if (!strcmp(f.type, "OUT"))
-				gears_sock_write_all(1, f.data, f.len);
-			else if (!strcmp(f.type, "ERR"))
-				gears_sock_write_all(2, f.data, f.len);
-			else if (!strcmp(f.type, "EXIT")) {
-				int sig;
+		if (!strcmp(m.type, "OUT")) {
+			write_all(1, m.data, m.len);
+		} else if (!strcmp(m.type, "ERR")) {
+			write_all(2, m.data, m.len);
+		} else if (!strcmp(m.type, "EXIT")) {
+			int sig;
 
-				code = sscanf(f.data, "signal %d", &sig) == 1 ? 128 + sig : atoi(f.data) & 0xff;
-			} else if (!strcmp(f.type, "FAIL")) {
-				cli_error("%s", f.data);
-				code = 127;
-			}
+			code = sscanf(m.data, "signal %d", &sig) == 1 ? 128 + sig : atoi(m.data) & 0xff;
+		} else if (!strcmp(m.type, "FAIL")) {
+			cli_error("%s", m.data);
+			code = 127;
 		}
 	}
-	frame_reader_free(&rd);
-	close(fd);
+	gears_ctl__close(c);
 	return code;
 }
 

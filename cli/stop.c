@@ -5,11 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <gears/ctl.h>
 #include <gears/vm.h>
 
 #include "cli.h"
-#include "ctl.h"
-#include "frame.h"
 
 static void help(FILE *f)
 {
@@ -21,16 +20,15 @@ static void help(FILE *f)
 static int run(int argc, char **argv)
 {
 	const char *name = NULL;
-	char buf[256];
-	int fd;
+	struct gears_ctl *c;
 
 	for (int i = 1; i < argc; i++)
 		if (argv[i][0] != '-')
 			name = argv[i];
 	if (!name)
 		return cli_usage(&cmd_stop, stderr);
-	fd = ctl_connect(name);
-	if (fd < 0) {
+	c = gears_ctl__open(name, 0);
+	if (!c) {
 		/* No supervisor (it was killed): stop QEMU through QMP if it lives. */
 		struct gears_vm *vm = gears_vm__attach(name);
 
@@ -39,15 +37,15 @@ static int run(int argc, char **argv)
 		json_decref(gears_qmp__execute(gears_vm__qmp(vm), "quit", NULL));
 		gears_vm__close(vm);
 	} else {
-		frame_send(fd, "STOP", 0, NULL, 0);
-		/* The supervisor closes the socket when it exits. */
-		for (int waited = 0; waited < 60000; waited += 200) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct gears_ctl_msg m;
+		int r = gears_ctl__send(c, "STOP", 0, NULL, 0);
 
-			if (poll(&p, 1, 200) > 0 && read(fd, buf, sizeof(buf)) <= 0)
-				break;
+		/* The supervisor closes the socket when it exits. */
+		for (int waited = 0; !r && waited < 60000; waited += 200) {
+			r = gears_ctl__recv(c, &m, 200);
+			r = r < 0 && r != -EINTR ? r : 0;
 		}
-		close(fd);
+		gears_ctl__close(c);
 	}
 	if (json_mode)
 		cli_json_print(json_pack("{s:s, s:b}", "name", name, "stopped", 1));

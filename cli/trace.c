@@ -19,15 +19,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gears/ctl.h>
 #include <gears/linux.h>
 #include <gears/syscall.h>
 #include <gears/vm.h>
 
 #include "cli.h"
-#include "ctl.h"
-#include "frame.h"
 #include "trace_fmt.h"
-#include "trace_proto.h"
+#include "../services/trace/trace_proto.h"
 
 #define MAX_PIDS 4096
 #define PEND_SLOTS 16384	/* threads with a call in progress */
@@ -555,7 +554,7 @@ static json_t *set_json(const uint64_t *set, bool compat, bool with_follow)
 	return a;
 }
 
-static int subscribe(struct tracer *t, int fd)
+static int subscribe(struct tracer *t, struct gears_ctl *c)
 {
 	json_t *req = json_pack("{s:s, s:b}", "mode", t->mode, "compat", 1);
 	char *txt;
@@ -579,7 +578,7 @@ static int subscribe(struct tracer *t, int fd)
 		json_object_set_new(req, "syscalls32", set_json(t->show32, true, fol));
 	}
 	txt = json_dumps(req, JSON_COMPACT);
-	r = frame_send(fd, "TRACE", 1, txt, strlen(txt));
+	r = gears_ctl__send(c, "TRACE", 1, txt, strlen(txt));
 	free(txt);
 	json_decref(req);
 	return r;
@@ -593,31 +592,26 @@ static void on_signal(int sig)
 }
 
 /* Read frames until the supervisor goes away, or until stopped (attach mode). */
-static int pump(struct tracer *t, int fd, pid_t child)
+static int pump(struct tracer *t, struct gears_ctl *c, pid_t child)
 {
-	struct frame_reader rd = { 0 };
-	struct frame f;
+	struct gears_ctl_msg f;
 	bool subscribed = false, asked_stats = false;
 	int ret = 0;
 
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-
 		if (stop_sig && !child && !asked_stats) {
 			/* Attach mode: Ctrl-C ends the trace; collect the counters first. */
-			frame_send(fd, "UNTRACE", 1, NULL, 0);
-			frame_send(fd, "STATS", 2, NULL, 0);
+			gears_ctl__send(c, "UNTRACE", 1, NULL, 0);
+			gears_ctl__send(c, "STATS", 2, NULL, 0);
 			asked_stats = true;
 		}
-		if (poll(&p, 1, 200) < 0 && errno != EINTR)
-			break;
-		if (!p.revents)
-			continue;
-		int r = frame_reader_fill(&rd, fd);
+		int r = gears_ctl__recv(c, &f, 200);
 
-		if (r == 0 || (r < 0 && r != -EINTR && r != -EAGAIN))
+		if (r == 0 || r == -EINTR)
+			continue;
+		if (r < 0)
 			break;
-		while (frame_reader_next(&rd, &f) == 1) {
+		{
 			if (!strcmp(f.type, "EVS")) {
 				records(t, f.data, f.len);
 			} else if (!strcmp(f.type, "PID")) {
@@ -633,7 +627,7 @@ static int pump(struct tracer *t, int fd, pid_t child)
 			} else if (!strcmp(f.type, "OK") && f.id == 1 && !subscribed) {
 				subscribed = true;
 				if (child)
-					frame_send(fd, "GO", 3, NULL, 0);
+					gears_ctl__send(c, "GO", 3, NULL, 0);
 				else if (t->announce)
 					fprintf(stderr, "gears: trace: attached (%s mode)\n", t->mode);
 			} else if (!strcmp(f.type, "FAIL") && f.id == 1) {
@@ -643,7 +637,6 @@ static int pump(struct tracer *t, int fd, pid_t child)
 		}
 	}
 done:
-	frame_reader_free(&rd);
 	return ret;
 }
 
@@ -678,21 +671,22 @@ static void report(struct tracer *t)
 static int attach(struct tracer *t, const char *name)
 {
 	struct gears_vm *vm = gears_vm__attach(name);
-	int fd, r;
+	struct gears_ctl *c;
+	int r;
 
 	if (!vm)
 		return cli_error("%s", gears_last_error());
 	fmt_set_kernel(gears_vm__linux(vm));
-	fd = ctl_connect(name);
-	if (fd < 0) {
+	c = gears_ctl__open(name, 0);
+	if (!c) {
 		gears_vm__close(vm);
 		return cli_error("VM '%s' has no supervisor to trace through", name);
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	t->announce = true;
-	r = subscribe(t, fd) ?: pump(t, fd, 0);
-	close(fd);
+	r = subscribe(t, c) ?: pump(t, c, 0);
+	gears_ctl__close(c);
 	report(t);
 	fmt_set_kernel(NULL);
 	gears_vm__close(vm);
@@ -700,28 +694,24 @@ static int attach(struct tracer *t, const char *name)
 }
 
 /* Ask the supervisor (INFO) until the guest agent is up. */
-static int wait_ready(int fd, pid_t child)
+static int wait_ready(struct gears_ctl *c, pid_t child)
 {
-	struct frame_reader rd = { 0 };
-	struct frame f;
+	struct gears_ctl_msg f;
 	int ready = -1;
 
 	for (int i = 0; i < 1200 && ready < 0; i++) {
-		if (frame_send(fd, "INFO", 9, NULL, 0))
+		if (gears_ctl__send(c, "INFO", 9, NULL, 0))
 			break;
-		for (int k = 0; k < 50; k++) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = gears_ctl__recv(c, &f, 5000);
 
-			if (poll(&p, 1, 100) > 0 && frame_reader_fill(&rd, fd) <= 0)
-				goto out;
-			if (frame_reader_next(&rd, &f) == 1) {
-				json_t *j = json_loads(f.data, 0, NULL);
+		if (r < 0 && r != -EINTR)
+			break;
+		if (r == 1 && !strcmp(f.type, "INFO")) {
+			json_t *j = json_loads(f.data, 0, NULL);
 
-				if (json_is_true(json_object_get(j, "agent_ready")))
-					ready = 0;
-				json_decref(j);
-				break;
-			}
+			if (json_is_true(json_object_get(j, "agent_ready")))
+				ready = 0;
+			json_decref(j);
 		}
 		if (ready < 0) {
 			if (waitpid(child, NULL, WNOHANG) == child)
@@ -729,8 +719,6 @@ static int wait_ready(int fd, pid_t child)
 			usleep(100000);
 		}
 	}
-out:
-	frame_reader_free(&rd);
 	return ready;
 }
 
@@ -738,7 +726,8 @@ static int run_cmd(struct tracer *t, char **runopts, int nrunopts, char **cmd)
 {
 	char name[64], self[4096];
 	char *argv[64 + 256];
-	int n = 0, fd = -1, status = 0;
+	int n = 0, status = 0;
+	struct gears_ctl *c = NULL;
 	pid_t child;
 	ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
@@ -766,21 +755,21 @@ static int run_cmd(struct tracer *t, char **runopts, int nrunopts, char **cmd)
 	}
 	/* The guest's Ctrl-C: the supervisor passes it to CMD; we keep reading. */
 	signal(SIGINT, SIG_IGN);
-	for (int i = 0; i < 1200 && fd < 0; i++) {
+	for (int i = 0; i < 1200 && !c; i++) {
 		if (waitpid(child, &status, WNOHANG) == child)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 125;
-		fd = ctl_connect(name);
-		if (fd < 0)
+		c = gears_ctl__open(name, 0);
+		if (!c)
 			usleep(100000);
 	}
-	if (fd < 0) {
+	if (!c) {
 		kill(child, SIGTERM);
 		waitpid(child, &status, 0);
 		return cli_error("the VM did not come up");
 	}
 	/* Interception needs a booted kernel: wait for the guest's agent. */
-	if (wait_ready(fd, child) < 0) {
-		close(fd);
+	if (wait_ready(c, child) < 0) {
+		gears_ctl__close(c);
 		kill(child, SIGTERM);
 		waitpid(child, &status, 0);
 		return cli_error("the guest did not finish booting");
@@ -789,9 +778,9 @@ static int run_cmd(struct tracer *t, char **runopts, int nrunopts, char **cmd)
 
 	if (vm)
 		fmt_set_kernel(gears_vm__linux(vm));
-	int r = subscribe(t, fd) ?: pump(t, fd, child);
+	int r = subscribe(t, c) ?: pump(t, c, child);
 
-	close(fd);
+	gears_ctl__close(c);
 	if (r)
 		kill(child, SIGTERM);
 	waitpid(child, &status, 0);

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "trace_proto.h"
+#include "../services/trace/trace_proto.h"
 
 struct gears_linux;
 

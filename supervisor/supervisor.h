@@ -48,6 +48,7 @@
 
 struct sup;
 struct pollfd;
+struct gears_vm_opts;
 
 /* ---- requests on the control socket ---- */
 
@@ -133,12 +134,18 @@ struct gears_sc *sup_sc(struct sup *s);
 int sup_hcalls_enable(struct sup *s, const struct sup_service *svc);
 /* Is the guest agent up? */
 bool sup_guest_ready(struct sup *s);
+/* The guest pid of the main command (`gears run -- CMD`) once it runs, else 0.
+ * Clients are told with a "PID 0 <pid>" frame when it starts. */
+int sup_main_pid(struct sup *s);
 /* Another service's state, by name (NULL if it is not there). */
 void *sup_service_state(struct sup *s, const char *name);
 
 /* Answers on the control socket: queued, written when the client can take
  * them; a client far behind loses frames, counted and reported to it. */
 void sup_send(struct sup *s, int client, const char *type, uint32_t id, const void *data, size_t len);
+/* The same with a formatted text payload (at most 1 KiB). */
+void sup_sendf(struct sup *s, int client, const char *type, uint32_t id, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 void sup_reply_ok(const struct sup_req *rq, json_t *j);	/* "OK" with j (consumed; NULL: empty) */
 void sup_reply_fail(const struct sup_req *rq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Is client `client` still connected? */
@@ -160,5 +167,29 @@ int sup_args_addf(struct sup_args *a, const char *fmt, ...) __attribute__((forma
 /* Quote a value for a QEMU option string (commas doubled); NULL if it cannot
  * be represented safely (control characters). Static buffer of `out`. */
 const char *sup_qemu_escape(const char *in, char *out, size_t outsz);
+
+/* ---- running a supervisor (the `gears run` command) ---- */
+
+/* A service option found on the command line, applied when the services exist. */
+struct sup_pending_opt {
+	const struct sup_service *svc;
+	const struct sup_option *opt;
+	const char *arg;
+};
+
+struct sup_run_opts {
+	const struct gears_vm_opts *vm;	/* QEMU and the guest (extra_args kept, services' added) */
+	char **cmd;			/* run this in the guest, then power off; NULL: console */
+	bool timing;			/* print boot milestones */
+	bool hold;			/* start cmd only when a client says GO */
+	const struct sup_pending_opt *opts;
+	int nopts;
+};
+
+/* The registered services in start order; returns how many. */
+int sup_registry(const struct sup_service *const **list);
+/* Boot the VM and supervise it until it is gone. Returns gears run's exit
+ * status: the command's, 125 if the guest or QEMU died first, 128+N on signal N. */
+int sup_run(const struct sup_run_opts *o);
 
 #endif

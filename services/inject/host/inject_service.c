@@ -1,25 +1,27 @@
 // SPDX-License-Identifier: MIT
-/* Environment rules, injections and hypercalls in the supervisor (svc_srv.h). */
+/*
+ * The inject service: code injection into guest processes (INJECT requests
+ * from `gears inject`, one at a time, queued) and the hypercall ABI for guest
+ * code (`gears run --hypercalls`: the stub answers GEARS_HC_PING from boot).
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
-#include <gears/env.h>
 #include <gears/inject.h>
 #include <gears/payload.h>
 #include <gears/syscall.h>
 #include <gears-guest/hypercall.h>
 
-#include "svc_srv.h"
+#include "supervisor.h"
 
 #define MAX_QUEUED 8
 
 struct job {
 	int client;
 	uint32_t id;
+	uint64_t seq;		/* arrival order: the oldest queued job runs next */
 	struct gears_payload *p;
 	void *blob;
 	size_t blob_len;
@@ -30,41 +32,20 @@ struct job {
 };
 
 struct svc {
-	struct tsrv *ts;
-	tsrv_send_fn send;
-	void *ctx;
-	struct gears_env *env;
-	int ping_id;			/* hypercall handler that keeps the stub answering */
+	struct sup *sup;
+	bool hypercalls;		/* --hypercalls */
 	struct gears_inject *cur;	/* the injection in flight */
 	struct job jobs[MAX_QUEUED];	/* jobs[0] is cur's */
+	uint64_t next_seq;
+	uint64_t done, failed;		/* injections finished, by outcome */
 };
 
-static void reply(struct svc *v, int client, const char *type, uint32_t id, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static void reply(struct svc *v, int client, const char *type, uint32_t id, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if (client >= 0)
-		v->send(v->ctx, client, type, id, buf, ((size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1));
-}
-
-struct svc *svc_new(struct tsrv *ts, tsrv_send_fn send, void *ctx)
+static void *inject_create(struct sup *sup)
 {
 	struct svc *v = calloc(1, sizeof(*v));
 
-	if (v) {
-		v->ts = ts;
-		v->send = send;
-		v->ctx = ctx;
-	}
+	if (v)
+		v->sup = sup;
 	return v;
 }
 
@@ -78,123 +59,25 @@ static void job_free(struct job *j)
 	memset(j, 0, sizeof(*j));
 }
 
-void svc_free(struct svc *v)
+static void inject_destroy(void *state)
 {
+	struct svc *v = state;
+
 	if (!v)
 		return;
 	gears_inject__free(v->cur);
 	for (int i = 0; i < MAX_QUEUED; i++)
 		job_free(&v->jobs[i]);
-	gears_env__free(v->env);
-	if (v->ping_id > 0 && tsrv_sc(v->ts))
-		gears_sc__remove_hcall(tsrv_sc(v->ts), v->ping_id);
 	free(v);
 }
 
 static struct gears_sc *sc_of(struct svc *v, char *err, size_t errsz)
 {
-	struct gears_sc *sc = tsrv_sc(v->ts);
+	struct gears_sc *sc = sup_sc(v->sup);
 
 	if (!sc)
 		snprintf(err, errsz, "cannot intercept system calls: %s", gears_last_error());
 	return sc;
-}
-
-int svc_add_env(struct svc *v, const char *rule, char *err, size_t errsz)
-{
-	struct gears_sc *sc;
-	int r;
-
-	if (gears_env__check(rule)) {
-		snprintf(err, errsz, "%s", gears_last_error());
-		return -EINVAL;
-	}
-	if (!(sc = sc_of(v, err, errsz)))
-		return -EIO;
-	if (!v->env && !(v->env = gears_env__new(sc))) {
-		snprintf(err, errsz, "out of memory");
-		return -ENOMEM;
-	}
-	r = gears_env__add(v->env, rule);
-	if (r)
-		snprintf(err, errsz, "env rule '%s': %s", rule, gears_last_error());
-	return r;
-}
-
-/* The engine answers GEARS_HC_PING itself once any hypercall handler is
- * registered; this one answers nothing else (-ENOSYS for unknown ops). */
-static int no_op(struct gears_sc_call *c, void *ctx)
-{
-	(void)c;
-	(void)ctx;
-	return 0;
-}
-
-int svc_enable_hypercalls(struct svc *v, char *err, size_t errsz)
-{
-	struct gears_sc *sc;
-	int r;
-
-	if (v->ping_id > 0)
-		return 0;
-	if (!(sc = sc_of(v, err, errsz)))
-		return -EIO;
-	r = gears_sc__add_hcall(sc, GEARS_HC_PING, GEARS_HC_PING, no_op, v);
-	if (r < 0) {
-		snprintf(err, errsz, "hypercalls: %s", gears_last_error());
-		return r;
-	}
-	v->ping_id = r;
-	return 0;
-}
-
-void svc_env_request(struct svc *v, int client, uint32_t id, const char *json)
-{
-	json_error_t je;
-	json_t *j = json_loads(json, 0, &je), *out;
-	const char *op = NULL, *rule = NULL;
-	char err[512] = "";
-	char *txt;
-
-	if (!j || json_unpack(j, "{s:s, s?s}", "op", &op, "rule", &rule)) {
-		reply(v, client, "FAIL", id, "bad ENV request");
-		json_decref(j);
-		return;
-	}
-	if (!strcmp(op, "add") && rule) {
-		if (svc_add_env(v, rule, err, sizeof(err))) {
-			reply(v, client, "FAIL", id, "%s", err);
-			goto out;
-		}
-	} else if (!strcmp(op, "del") && rule) {
-		if (!v->env || gears_env__del(v->env, rule)) {
-			reply(v, client, "FAIL", id, "no env rule '%s'", rule);
-			goto out;
-		}
-	} else if (strcmp(op, "list")) {
-		reply(v, client, "FAIL", id, "ENV op must be add RULE, del RULE or list");
-		goto out;
-	}
-	{
-		json_t *rules = json_array();
-		struct gears_env_stats st = { 0 };
-
-		for (int i = 0; i < gears_env__count(v->env); i++)
-			json_array_append_new(rules, json_string(gears_env__rule(v->env, i)));
-		if (v->env)
-			gears_env__stats(v->env, &st);
-		out = json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "rules", rules, "stats",
-				"execs", (json_int_t)st.execs, "matched", (json_int_t)st.matched,
-				"rewritten", (json_int_t)st.rewritten, "fallbacks", (json_int_t)st.fallbacks,
-				"failed", (json_int_t)st.failed, "compat", (json_int_t)st.compat);
-		txt = json_dumps(out, JSON_COMPACT);
-		if (txt)
-			v->send(v->ctx, client, "OK", id, txt, strlen(txt));
-		free(txt);
-		json_decref(out);
-	}
-out:
-	json_decref(j);
 }
 
 static void *read_file(const char *path, size_t *len, char *err, size_t errsz)
@@ -225,10 +108,13 @@ static void *read_file(const char *path, size_t *len, char *err, size_t errsz)
 
 static void start_next(struct svc *v);
 
-void svc_inject_request(struct svc *v, int client, uint32_t id, const char *json)
+static void req_inject(void *state, const struct sup_req *rq)
 {
+	struct svc *v = state;
+	int client = rq->client;
+	uint32_t id = rq->id;
 	json_error_t je;
-	json_t *j = json_loads(json, 0, &je), *args = NULL;
+	json_t *j = json_loads(rq->data, 0, &je), *args = NULL;
 	const char *payload = NULL, *blob = NULL;
 	int pid = 0, tid = 0, timeout = 0, no_kick = 0;
 	char err[512] = "";
@@ -236,7 +122,7 @@ void svc_inject_request(struct svc *v, int client, uint32_t id, const char *json
 
 	if (!j || json_unpack(j, "{s:s, s?i, s?i, s?o, s?s, s?i, s?b}", "payload", &payload, "pid", &pid, "tid",
 			      &tid, "args", &args, "blob", &blob, "timeout_ms", &timeout, "no_kick", &no_kick)) {
-		reply(v, client, "FAIL", id, "bad INJECT request");
+		sup_sendf(v->sup, client, "FAIL", id, "bad INJECT request");
 		goto out;
 	}
 	for (int i = 0; i < MAX_QUEUED; i++)
@@ -245,24 +131,25 @@ void svc_inject_request(struct svc *v, int client, uint32_t id, const char *json
 			break;
 		}
 	if (!jb) {
-		reply(v, client, "FAIL", id, "too many injections queued");
+		sup_sendf(v->sup, client, "FAIL", id, "too many injections queued");
 		goto out;
 	}
 	if (args && (!json_is_array(args) || json_array_size(args) > 16)) {
-		reply(v, client, "FAIL", id, "at most 16 payload arguments");
+		sup_sendf(v->sup, client, "FAIL", id, "at most 16 payload arguments");
 		goto out;
 	}
 	jb->used = true;
 	jb->client = client;
 	jb->id = id;
+	jb->seq = ++v->next_seq;
 	jb->p = gears_payload__open(payload);
 	if (!jb->p) {
-		reply(v, client, "FAIL", id, "payload %s: %s", payload, gears_last_error());
+		sup_sendf(v->sup, client, "FAIL", id, "payload %s: %s", payload, gears_last_error());
 		job_free(jb);
 		goto out;
 	}
 	if (blob && !(jb->blob = read_file(blob, &jb->blob_len, err, sizeof(err)))) {
-		reply(v, client, "FAIL", id, "%s", err);
+		sup_sendf(v->sup, client, "FAIL", id, "%s", err);
 		job_free(jb);
 		goto out;
 	}
@@ -292,18 +179,18 @@ static void start_next(struct svc *v)
 		struct job *jb = NULL;
 
 		for (int i = 0; i < MAX_QUEUED; i++)
-			if (v->jobs[i].used && (!jb || v->jobs[i].id < jb->id))
+			if (v->jobs[i].used && (!jb || v->jobs[i].seq < jb->seq))
 				jb = &v->jobs[i];
 		if (!jb)
 			return;
 		if (!(sc = sc_of(v, err, sizeof(err)))) {
-			reply(v, jb->client, "FAIL", jb->id, "%s", err);
+			sup_sendf(v->sup, jb->client, "FAIL", jb->id, "%s", err);
 			job_free(jb);
 			continue;
 		}
 		v->cur = gears_inject__start(sc, jb->p, &jb->o);
 		if (!v->cur) {
-			reply(v, jb->client, "FAIL", jb->id, "%s", gears_last_error());
+			sup_sendf(v->sup, jb->client, "FAIL", jb->id, "%s", gears_last_error());
 			job_free(jb);
 			continue;
 		}
@@ -317,20 +204,20 @@ static void start_next(struct svc *v)
 	}
 }
 
-bool svc_active(const struct svc *v)
+/* Kicks and timeouts of the injection in flight; > 0 while one is (it waits
+ * for its target's next system call: look often). */
+static int inject_poll(void *state, const struct pollfd *p, int n)
 {
-	return v && v->cur;
-}
-
-bool svc_poll(struct svc *v)
-{
+	struct svc *v = state;
 	struct gears_inject_result r;
 	struct job *jb = &v->jobs[0];
 
-	if (!v || !v->cur)
-		return false;
+	(void)p;
+	(void)n;
+	if (!v->cur)
+		return 0;
 	if (!gears_inject__step(v->cur))
-		return true;
+		return 1;
 	gears_inject__result(v->cur, &r);
 	gears_inject__free(v->cur);
 	v->cur = NULL;
@@ -343,23 +230,33 @@ bool svc_poll(struct svc *v)
 		char *txt = json_dumps(o, JSON_COMPACT);
 
 		if (txt && jb->client >= 0)
-			v->send(v->ctx, jb->client, "OK", jb->id, txt, strlen(txt));
+			sup_send(v->sup, jb->client, "OK", jb->id, txt, strlen(txt));
+		v->done++;
 		free(txt);
 		json_decref(o);
 	} else {
-		reply(v, jb->client, "FAIL", jb->id, "%s", r.why[0] ? r.why : "injection failed");
+		sup_sendf(v->sup, jb->client, "FAIL", jb->id, "%s", r.why[0] ? r.why : "injection failed");
+		v->failed++;
 	}
 	job_free(jb);
 	start_next(v);
 	return v->cur != NULL;
 }
 
-void svc_drop_client(struct svc *v, int client)
+/* An injection in flight has kicks and timeouts to run. */
+static int inject_timeout_us(void *state)
 {
+	struct svc *v = state;
+
+	return v->cur ? 5000 : -1;
+}
+
+static void inject_client_gone(void *state, int client)
+{
+	struct svc *v = state;
+
 	/* A job already running finishes (the target must be restored); its
 	 * answer goes nowhere. Queued ones are dropped. */
-	if (!v)
-		return;	/* clients closed after the services went */
 	for (int i = 0; i < MAX_QUEUED; i++) {
 		if (!v->jobs[i].used || v->jobs[i].client != client)
 			continue;
@@ -369,3 +266,80 @@ void svc_drop_client(struct svc *v, int client)
 			job_free(&v->jobs[i]);
 	}
 }
+
+/* The engine answers GEARS_HC_PING itself once any hypercall handler is
+ * registered; this one answers nothing else (-ENOSYS for unknown ops). */
+static int hcall_ping(struct gears_sc_call *c, void *ctx)
+{
+	(void)c;
+	(void)ctx;
+	return 0;
+}
+
+static int opt_hypercalls(void *state, const char *arg, char *err, size_t errsz)
+{
+	struct svc *v = state;
+
+	(void)arg;
+	(void)err;
+	(void)errsz;
+	v->hypercalls = true;
+	return 0;
+}
+
+static const struct sup_service inject_service;
+
+/* --hypercalls: in force before the command runs. */
+static int inject_guest_ready(void *state, char *err, size_t errsz)
+{
+	struct svc *v = state;
+	int r;
+
+	if (!v->hypercalls)
+		return 0;
+	r = sup_hcalls_enable(v->sup, &inject_service);
+	if (r)
+		snprintf(err, errsz, "hypercalls: %s", gears_last_error());
+	return r;
+}
+
+static json_t *inject_info(void *state)
+{
+	struct svc *v = state;
+	int queued = 0;
+
+	for (int i = 0; i < MAX_QUEUED; i++)
+		queued += v->jobs[i].used;
+	return json_pack("{s:b, s:b, s:i, s:I, s:I}", "hypercalls", v->hypercalls, "running", v->cur != NULL,
+			 "queued", queued - (v->cur != NULL), "done", (json_int_t)v->done, "failed",
+			 (json_int_t)v->failed);
+}
+
+static const struct sup_option inject_options[] = {
+	{ "hypercalls", NULL, "answer the GEARS hypercall (PING) for guest code from boot", false,
+	  opt_hypercalls },
+	{ 0 },
+};
+
+static const struct sup_verb inject_verbs[] = {
+	{ "INJECT", SUP_VERB_NEEDS_GUEST, req_inject },
+	{ 0 },
+};
+
+static const struct sup_service inject_service = {
+	.name = "inject",
+	.order = 30,
+	.options = inject_options,
+	.verbs = inject_verbs,
+	.hcall_lo = GEARS_HC_PING,
+	.hcall_hi = GEARS_HC_PING,
+	.hcall = hcall_ping,
+	.create = inject_create,
+	.guest_ready = inject_guest_ready,
+	.poll = inject_poll,
+	.timeout_us = inject_timeout_us,
+	.client_gone = inject_client_gone,
+	.info = inject_info,
+	.destroy = inject_destroy,
+};
+SUP_SERVICE(inject_service);

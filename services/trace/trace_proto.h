@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Trace records, as the supervisor (trace_srv.c) sends them to `gears trace`
- * (trace.c) over the control socket, batched in "EVS <id> <len>" frames.
+ * Trace records, as the trace service (host/trace_service.c) sends them to
+ * `gears trace` (cli/trace.c) over the control socket, batched in
+ * "EVS <id> <len>" frames.
  *
  * Subscription: the client sends "TRACE <id> <len>" with a JSON object
  *   {"mode": "ring"|"filter"|"exit", "syscalls": [nr, ...] (absent: all),
@@ -12,8 +13,8 @@
  * to "STATS <id>", and "LOST <id> <n>" when records were dropped because the
  * client did not keep up.
  */
-#ifndef GEARS_CLI_TRACE_PROTO_H
-#define GEARS_CLI_TRACE_PROTO_H
+#ifndef GEARS_TRACE_PROTO_H
+#define GEARS_TRACE_PROTO_H
 
 #include <stdint.h>
 

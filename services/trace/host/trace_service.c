@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Trace subscriptions in the supervisor. Each subscription is one handler in
+ * The trace service: `gears trace`'s side in the supervisor (protocol in
+ * services/trace/trace_proto.h). Trace subscriptions. Each subscription is one handler in
  * the VM's gears_sc (delivery by mode: ring, filter = sync, exit), turning each
  * call into a trace record with its string arguments resolved while they are
  * still valid: captured by the guest stub (ring), or read from the caller's
@@ -10,25 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include <gears/syscall.h>
 #include <gears/vm.h>
 
-#include "trace_proto.h"
-#include "trace_srv.h"
+#include "supervisor.h"
+#include "../trace_proto.h"
 
 #define MAX_SUBS 32
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 #define BATCH 65536
 #define STR_MAX 4096		/* a path */
 #define ARGV_STR_MAX 1024
@@ -62,31 +54,24 @@ struct sub {
 };
 
 struct tsrv {
-	uint64_t last_work_ns;	/* when a poll last found something */
-	struct gears_vm *vm;
-	struct gears_sc *sc;
-	tsrv_send_fn send;
-	void *ctx;
+	struct sup *sup;
+	struct gears_sc *sc;	/* the supervisor's engine, once a subscription needs it */
 	struct sub subs[MAX_SUBS];
-	unsigned bell_port;	/* the VM's doorbell (0: none, poll) */
 };
 
-struct tsrv *tsrv_new(struct gears_vm *vm, tsrv_send_fn send, void *ctx)
+static void *trace_create(struct sup *sup)
 {
 	struct tsrv *t = calloc(1, sizeof(*t));
 
-	if (t) {
-		t->vm = vm;
-		t->send = send;
-		t->ctx = ctx;
-	}
+	if (t)
+		t->sup = sup;
 	return t;
 }
 
 static void flush(struct sub *s)
 {
 	if (s->blen) {
-		s->t->send(s->t->ctx, s->client, "EVS", s->id, s->batch, s->blen);
+		sup_send(s->t->sup, s->client, "EVS", s->id, s->batch, s->blen);
 		s->blen = 0;
 	}
 }
@@ -180,30 +165,28 @@ static int add_rules(struct tsrv *t, struct sub *s, json_t *inject, json_t *scop
 	return 0;
 }
 
-void tsrv_free(struct tsrv *t)
+static void send_stats(struct tsrv *t, int client, uint32_t id);
+
+static int trace_poll(void *state, const struct pollfd *p, int n);
+
+/* The VM is going away: subscribers get their last records and the final
+ * counters. The engine itself belongs to the supervisor. */
+static void trace_destroy(void *state)
 {
+	struct tsrv *t = state;
+
 	if (!t)
 		return;
-	/* The VM is going away: subscribers get the final counters. */
-	tsrv_poll(t);
+	if (t->sc)
+		gears_sc__poll(t->sc, 0);
+	trace_poll(t, NULL, 0);
 	for (int i = 0; i < MAX_SUBS; i++) {
 		if (t->subs[i].used) {
-			tsrv_stats(t, t->subs[i].client, t->subs[i].id);
+			send_stats(t, t->subs[i].client, t->subs[i].id);
 			sub_end(t, &t->subs[i]);
 		}
 	}
-	gears_sc__free(t->sc);
 	free(t);
-}
-
-struct gears_sc *tsrv_sc(struct tsrv *t)
-{
-	if (!t->sc) {
-		t->sc = gears_sc__new(t->vm, NULL);
-		if (t->sc && t->bell_port)
-			gears_sc__set_bell(t->sc, t->bell_port);
-	}
-	return t->sc;
 }
 
 /* ---- records ---- */
@@ -354,7 +337,7 @@ static int parse_set(json_t *arr, uint64_t set[GEARS_SC_NR_WORDS], bool *any)
 	return 0;
 }
 
-int tsrv_subscribe(struct tsrv *t, int client, uint32_t id, const char *json, char *err, size_t errsz)
+static int subscribe(struct tsrv *t, int client, uint32_t id, const char *json, char *err, size_t errsz)
 {
 	json_error_t je;
 	json_t *j = json_loads(json, 0, &je), *inject, *scope;
@@ -394,7 +377,7 @@ int tsrv_subscribe(struct tsrv *t, int client, uint32_t id, const char *json, ch
 		r = -ENOSPC;
 		goto out;
 	}
-	if (!tsrv_sc(t)) {
+	if (!t->sc && !(t->sc = sup_sc(t->sup))) {
 		snprintf(err, errsz, "cannot intercept system calls: %s", gears_last_error());
 		r = -errno;
 		goto out;
@@ -450,17 +433,41 @@ out:
 	return r < 0 ? r : 0;
 }
 
-void tsrv_unsubscribe(struct tsrv *t, int client, uint32_t id)
+/* ---- requests ---- */
+
+static void req_trace(void *state, const struct sup_req *rq)
 {
-	for (int i = 0; i < MAX_SUBS; i++)
-		if (t->subs[i].used && t->subs[i].client == client && t->subs[i].id == id)
-			sub_end(t, &t->subs[i]);
+	struct tsrv *t = state;
+	char err[512];
+	int main_pid;
+
+	if (subscribe(t, rq->client, rq->id, rq->data, err, sizeof(err))) {
+		sup_reply_fail(rq, "%s", err);
+		return;
+	}
+	sup_reply_ok(rq, NULL);
+	if ((main_pid = sup_main_pid(t->sup)) > 0) {
+		char txt[24];
+		int k = snprintf(txt, sizeof(txt), "%d", main_pid);
+
+		sup_send(t->sup, rq->client, "PID", 0, txt, (size_t)k);
+	}
 }
 
-void tsrv_drop_client(struct tsrv *t, int client)
+static void req_untrace(void *state, const struct sup_req *rq)
 {
-	if (!t)
-		return;
+	struct tsrv *t = state;
+
+	for (int i = 0; i < MAX_SUBS; i++)
+		if (t->subs[i].used && t->subs[i].client == rq->client && t->subs[i].id == rq->id)
+			sub_end(t, &t->subs[i]);
+	sup_reply_ok(rq, NULL);
+}
+
+static void trace_client_gone(void *state, int client)
+{
+	struct tsrv *t = state;
+
 	for (int i = 0; i < MAX_SUBS; i++)
 		if (t->subs[i].used && t->subs[i].client == client) {
 			t->subs[i].blen = 0;	/* nobody to send it to */
@@ -468,101 +475,92 @@ void tsrv_drop_client(struct tsrv *t, int client)
 		}
 }
 
-void tsrv_stats(struct tsrv *t, int client, uint32_t id)
+static json_t *stats_json(struct tsrv *t)
 {
 	struct gears_sc_stats st = { 0 };
-	json_t *j;
-	char *txt;
 
 	if (t->sc)
 		gears_sc__stats(t->sc, &st);
-	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "delivered", (json_int_t)st.delivered,
-		      "ring_events", (json_int_t)st.ring_events, "ring_drops", (json_int_t)st.ring_drops,
-		      "sync_requests", (json_int_t)st.sync_requests,
-		      "sync_timeouts", (json_int_t)st.sync_timeouts, "sync_late", (json_int_t)st.sync_late,
-		      "vm_stops", (json_int_t)st.vm_stops, "bad_records", (json_int_t)st.bad_records);
-	txt = json_dumps(j, JSON_COMPACT);
-	t->send(t->ctx, client, "STATS", id, txt, strlen(txt));
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "delivered", (json_int_t)st.delivered,
+			 "ring_events", (json_int_t)st.ring_events, "ring_drops", (json_int_t)st.ring_drops,
+			 "sync_requests", (json_int_t)st.sync_requests,
+			 "sync_timeouts", (json_int_t)st.sync_timeouts, "sync_late", (json_int_t)st.sync_late,
+			 "vm_stops", (json_int_t)st.vm_stops, "bad_records", (json_int_t)st.bad_records);
+}
+
+static void send_stats(struct tsrv *t, int client, uint32_t id)
+{
+	json_t *j = stats_json(t);
+	char *txt = json_dumps(j, JSON_COMPACT);
+
+	if (txt)
+		sup_send(t->sup, client, "STATS", id, txt, strlen(txt));
 	free(txt);
 	json_decref(j);
 }
 
-int tsrv_poll(struct tsrv *t)
+static void req_stats(void *state, const struct sup_req *rq)
 {
-	int n;
+	struct tsrv *t = state;
 
-	if (!t->sc)
-		return 0;
-	n = gears_sc__poll(t->sc, 0);
+	/* What is in the ring now counts. */
+	if (t->sc)
+		gears_sc__poll(t->sc, 0);
+	trace_poll(t, NULL, 0);
+	send_stats(t, rq->client, rq->id);
+}
+
+/* After the engine delivered calls: send what they produced. */
+static int trace_poll(void *state, const struct pollfd *p, int n)
+{
+	struct tsrv *t = state;
+
+	(void)p;
+	(void)n;
 	for (int i = 0; i < MAX_SUBS; i++)
 		if (t->subs[i].used)
 			flush(&t->subs[i]);
-	if (n > 0)
-		t->last_work_ns = now_ns();
-	return n;
+	return 0;
 }
 
-int tsrv_sleep_us(struct tsrv *t)
+/* The ring holds 4096 records, ~6 ms of the busiest guest loop: drain it
+ * every ms while someone traces. */
+static int trace_timeout_us(void *state)
 {
-	bool ring = false;
-
-	if (!t->sc)
-		return 1000000;
-	/* A guest may spin on a synchronous request until we look: look often
-	 * while requests come, less once they have stopped for 5 ms (each
-	 * wake-up takes host CPU from the vCPUs on small machines: at 100 µs
-	 * between rare requests, execve under an env rule cost 1.14x). */
-	if (gears_sc__busy(t->sc))
-		return now_ns() - t->last_work_ns < 5000000ull ? 100 : 1000;
-	for (int i = 0; i < MAX_SUBS; i++)
-		ring |= t->subs[i].used;
-	/* The ring holds 4096 records, ~6 ms of the busiest guest loop: drain every ms. */
-	return ring ? 1000 : 1000000;
-}
-
-bool tsrv_sync(struct tsrv *t)
-{
-	return t->sc && gears_sc__busy(t->sc);
-}
-
-void tsrv_set_bell(struct tsrv *t, unsigned port)
-{
-	t->bell_port = port;
-	if (t->sc)
-		gears_sc__set_bell(t->sc, port);
-}
-
-int tsrv_bell_arm(struct tsrv *t, int *sleep_us)
-{
-	bool ring = false;
-
-	if (!t->sc || !t->bell_port || !gears_sc__stub_installed(t->sc) || !gears_sc__busy(t->sc))
-		return 0;
-	if (!gears_sc__bell_arm(t->sc))
-		return -1;
-	for (int i = 0; i < MAX_SUBS; i++)
-		ring |= t->subs[i].used;
-	*sleep_us = ring ? 1000 : 1000000;	/* a ring still needs draining */
-	return 1;
-}
-
-void tsrv_bell_disarm(struct tsrv *t)
-{
-	if (t->sc && t->bell_port)
-		gears_sc__bell_disarm(t->sc);
-}
-
-int tsrv_fd(struct tsrv *t)
-{
-	return t->sc ? gears_sc__fd(t->sc) : -1;
-}
-
-void tsrv_announce_pid(struct tsrv *t, int pid)
-{
-	char txt[24];
-	int n = snprintf(txt, sizeof(txt), "%d", pid);
+	struct tsrv *t = state;
 
 	for (int i = 0; i < MAX_SUBS; i++)
 		if (t->subs[i].used)
-			t->send(t->ctx, t->subs[i].client, "PID", 0, txt, (size_t)n);
+			return 1000;
+	return -1;
 }
+
+static json_t *trace_info(void *state)
+{
+	struct tsrv *t = state;
+	int n = 0;
+
+	for (int i = 0; i < MAX_SUBS; i++)
+		n += t->subs[i].used;
+	return json_pack("{s:i, s:o}", "subscriptions", n, "stats", stats_json(t));
+}
+
+static const struct sup_verb trace_verbs[] = {
+	{ "TRACE", 0, req_trace },
+	{ "UNTRACE", 0, req_untrace },
+	{ "STATS", 0, req_stats },
+	{ 0 },
+};
+
+static const struct sup_service trace_service = {
+	.name = "trace",
+	.order = 10,
+	.verbs = trace_verbs,
+	.create = trace_create,
+	.poll = trace_poll,
+	.timeout_us = trace_timeout_us,
+	.client_gone = trace_client_gone,
+	.info = trace_info,
+	.destroy = trace_destroy,
+};
+SUP_SERVICE(trace_service);

@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * "TYPE ID LEN\n<payload>" frames: the format of the guest agent channel
- * (docs/guest-agent.md) and of the supervisor's control socket, so one reader
- * serves both.
+ * (docs/guest-agent.md) and of the supervisor's control socket
+ * (include/gears/ctl.h), so one reader serves both. Internal to libgears and
+ * the supervisor.
  */
-#ifndef GEARS_CLI_FRAME_H
-#define GEARS_CLI_FRAME_H
+#ifndef GEARS_FRAME_H
+#define GEARS_FRAME_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRAME_MAX_PAYLOAD (1u << 20)
+#include <gears/ctl.h>
+
+#define FRAME_MAX_PAYLOAD GEARS_CTL_MAX_PAYLOAD
 
 struct frame {
 	char type[16];
@@ -38,9 +41,5 @@ int frame_reader_fill(struct frame_reader *r, int fd);
 
 int frame_send(int fd, const char *type, uint32_t id, const void *data, size_t len);
 
-/* argv <-> NUL-separated payload */
-char *argv_pack(char *const argv[], size_t *len);
-/* Returns a malloc'd NULL-terminated vector pointing into `data` (not copied). */
-char **argv_unpack(char *data, size_t len);
 
 #endif

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* Frames of the agent channel and the control socket (frame.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,8 +7,7 @@
 #include <unistd.h>
 
 #include "frame.h"
-
-#include "../lib/sock.h"
+#include "sock.h"
 
 int frame_reader_feed(struct frame_reader *r, const void *data, size_t len)
 {
@@ -124,45 +124,4 @@ int frame_send(int fd, const char *type, uint32_t id, const void *data, size_t l
 	if (!r && len)
 		r = gears_sock_write_all(fd, data, len);
 	return r;
-}
-
-char *argv_pack(char *const argv[], size_t *len)
-{
-	size_t n = 0;
-	char *out, *p;
-
-	for (int i = 0; argv && argv[i]; i++)
-		n += strlen(argv[i]) + 1;
-	out = malloc(n + 1);
-	if (!out)
-		return NULL;
-	p = out;
-	for (int i = 0; argv && argv[i]; i++) {
-		size_t l = strlen(argv[i]) + 1;
-
-		memcpy(p, argv[i], l);
-		p += l;
-	}
-	*len = n;
-	return out;
-}
-
-char **argv_unpack(char *data, size_t len)
-{
-	size_t n = 0, i;
-	char **v;
-
-	for (i = 0; i < len; i++)
-		if (!data[i])
-			n++;
-	v = calloc(n + 1, sizeof(*v));
-	if (!v)
-		return NULL;
-	n = 0;
-	for (i = 0; i < len; i += strlen(data + i) + 1) {
-		if (!memchr(data + i, 0, len - i))
-			break;
-		v[n++] = data + i;
-	}
-	return v;
 }
