@@ -26,7 +26,10 @@ static int run(int argc, char **argv)
 		}
 	}
 	arr = json_array();
-
+	if (gears_vm__list(NULL, NULL) < 0) {
+		json_decref(arr);
+		return cli_error("%s", gears_last_error());
+	}
 	if (!json_mode)
 		printf("%-24s %s\n", "NAME", "SUPERVISOR");
 	gears_vm__list(add, arr);

@@ -25,6 +25,11 @@ struct gears_ctl *gears_ctl__open(const char *name, int timeout_ms)
 		return gears_err_ptr(EINVAL, "bad VM name '%s'", name ? name : "");
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s/ctl.sock", gears_runtime_dir(), name) >= sizeof(path))
 		return gears_err_ptr(ENAMETOOLONG, "runtime path too long");
+	/* A socket in a directory others can write may be anyone's. */
+	if (!access(gears_runtime_dir(), F_OK) && (fd = vm_private_dir(gears_runtime_dir()))) {
+		errno = -fd;
+		return NULL;
+	}
 	fd = gears_sock_connect(path, timeout_ms);
 	if (fd < 0) {
 		if (fd == -ENOENT || fd == -ECONNREFUSED)

@@ -61,6 +61,12 @@ static inline uint64_t gears_hash_str(const char *s, uint64_t seed)
 	return h ^ (h >> 29);
 }
 
+/* lib/vm.c: is `dir` a directory of ours that nobody else may write? 0 or
+ * -errno with the reason recorded. */
+int vm_private_dir(const char *dir);
+/* Is `path` a shared-memory file that VM `name` launched by `pid` made? */
+bool vm_stale_shm_ok(const char *path, const char *name, long pid);
+
 /* Monotonic time in nanoseconds. */
 uint64_t gears_now_ns(void);
 

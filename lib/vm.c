@@ -126,22 +126,98 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/*
+ * The runtime directory holds the sockets through which a VM is driven as
+ * root inside the guest: it must be ours (or root's, for root) and nobody
+ * else may write it, else someone could plant sockets or state files there.
+ */
+int vm_private_dir(const char *dir)
+{
+	struct stat st;
+
+	if (lstat(dir, &st))
+		return gears_err(errno, "runtime directory %s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return gears_err(ENOTDIR, "runtime directory %s is not a directory (a symlink?)", dir);
+	if (st.st_uid != geteuid())
+		return gears_err(EPERM, "runtime directory %s belongs to uid %u, not to us (uid %u)", dir,
+				 (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return gears_err(EPERM, "runtime directory %s is writable by group or others (mode %03o): "
+				 "refusing it", dir, (unsigned)(st.st_mode & 0777));
+	return 0;
+}
+
+/* A name gears itself could have made: letters, digits, '-', '_', '.', not
+ * starting with a dot (so never "." or ".."). */
+static bool plain_name(const char *n)
+{
+	if (!*n || *n == '.')
+		return false;
+	for (; *n; n++)
+		if (!(*n == '-' || *n == '_' || *n == '.' || (*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') ||
+		      (*n >= '0' && *n <= '9')))
+			return false;
+	return true;
+}
+
+/* Remove a VM's runtime directory: only plain-named sockets and regular files
+ * we own (never a symlink, a subdirectory or someone else's file), then the
+ * directory, which stays when anything else is in it. */
 static void rm_dir_files(const char *dir)
 {
-	DIR *d = opendir(dir);
+	DIR *d;
 	struct dirent *de;
-	char p[512];
+	struct stat st;
+	int dfd;
 
-	if (!d)
+	if (lstat(dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || !(d = opendir(dir)))
 		return;
+	dfd = dirfd(d);
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		if (!plain_name(de->d_name) || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW))
 			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
+		if (st.st_uid == geteuid() && (S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)))
+			unlinkat(dfd, de->d_name, 0);
 	}
 	closedir(d);
 	rmdir(dir);
+}
+
+/* Shared-memory files are /dev/shm/gears-NAME-PID-{ram,region}: a stale
+ * state.json (which anyone who could write it could forge) is believed only
+ * for exactly that shape, with its own name and pid. */
+bool vm_stale_shm_ok(const char *path, const char *name, long pid)
+{
+	char want[2][256];
+
+	snprintf(want[0], sizeof(want[0]), "/dev/shm/gears-%s-%ld-ram", name, pid);
+	snprintf(want[1], sizeof(want[1]), "/dev/shm/gears-%s-%ld-region", name, pid);
+	return path && plain_name(name) && pid > 0 && (!strcmp(path, want[0]) || !strcmp(path, want[1]));
+}
+
+/*
+ * A value pasted into a QEMU option string ("path=VALUE,server=on"): QEMU
+ * splits such strings at commas, and a comma is written twice to be kept.
+ * Control characters are refused: no legitimate path has them.
+ */
+const char *gears_qemu_escape(const char *in, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	if (!in || !out || !outsz)
+		return NULL;
+	for (; *in; in++) {
+		if ((unsigned char)*in < 0x20 || *in == 0x7f)
+			return gears_err_ptr(EINVAL, "control character in a QEMU option value");
+		if (o + (*in == ',' ? 2 : 1) >= outsz)
+			return gears_err_ptr(E2BIG, "QEMU option value too long");
+		if (*in == ',')
+			out[o++] = ',';
+		out[o++] = *in;
+	}
+	out[o] = 0;
+	return out;
 }
 
 const char *gears_vm__path(struct gears_vm *vm, const char *file)
@@ -198,6 +274,13 @@ static int read_state(const char *name, json_t **out)
 
 	if (!*gears_runtime_dir())
 		return -ENOENT;		/* no runtime directory: no VM */
+	if (access(gears_runtime_dir(), F_OK))
+		return -ENOENT;
+	/* State files in a directory others can write are not evidence. */
+	int r = vm_private_dir(gears_runtime_dir());
+
+	if (r)
+		return r;
 	snprintf(p, sizeof(p), "%s/%s/state.json", gears_runtime_dir(), name);
 	j = json_load_file(p, 0, &je);
 	if (!j)
@@ -214,13 +297,18 @@ static int read_state(const char *name, json_t **out)
 /* Remove what a dead launcher left behind. */
 static void clean_stale(const char *name, json_t *st)
 {
+	long pid = (long)json_integer_value(json_object_get(st, "pid"));
+	const char *keys[] = { "ram_path", "region_path" };
 	char dir[320];
-	const char *s;
 
-	if ((s = json_string_value(json_object_get(st, "ram_path"))) && !strncmp(s, "/dev/shm/gears-", 15))
-		unlink(s);
-	if ((s = json_string_value(json_object_get(st, "region_path"))) && !strncmp(s, "/dev/shm/gears-", 15))
-		unlink(s);
+	for (size_t i = 0; i < 2; i++) {
+		const char *p = json_string_value(json_object_get(st, keys[i]));
+
+		if (vm_stale_shm_ok(p, name, pid))
+			unlink(p);
+		else if (p)
+			pr_warn("stale state of VM '%s' names %s as its %s: not ours, left alone", name, p, keys[i]);
+	}
 	snprintf(dir, sizeof(dir), "%s/%s", gears_runtime_dir(), name);
 	rm_dir_files(dir);
 	pr_info("removed stale runtime files of VM '%s'", name);
@@ -263,7 +351,11 @@ static int build_argv(struct gears_vm *vm, const struct gears_vm_opts *o, char *
 {
 	int n = 0;
 	size_t used = 0;
-	char kernel[256], initrd[256];
+	char kernel[256], initrd[256], edir[512], eram[512], eregion[512];
+
+	if (!gears_qemu_escape(vm->dir, edir, sizeof(edir)) || !gears_qemu_escape(vm->ram_path, eram, sizeof(eram)) ||
+	    !gears_qemu_escape(vm->region_path, eregion, sizeof(eregion)))
+		return gears_err(EINVAL, "runtime path %s cannot be given to QEMU: %s", vm->dir, gears_last_error());
 
 #define ARG(...) do {                                                         \
 		int _l = snprintf(store + used, storesz - used, __VA_ARGS__); \
@@ -302,26 +394,30 @@ static int build_argv(struct gears_vm *vm, const struct gears_vm_opts *o, char *
 	ARG("-smp"); ARG("%d", vm->ncpus);
 	ARG("-m"); ARG("%" PRIu64 "M", vm->ram_size >> 20);
 	ARG("-object"); ARG("memory-backend-file,id=gears-ram,size=%" PRIu64 ",mem-path=%s,share=on",
-			    vm->ram_size, vm->ram_path);
+			    vm->ram_size, eram);
 	ARG("-object"); ARG("memory-backend-file,id=gears-region-mem,size=%u,mem-path=%s,share=on",
-			    GEARS_REGION_SIZE, vm->region_path);
+			    GEARS_REGION_SIZE, eregion);
 	ARG("-device"); ARG("ivshmem-plain,memdev=gears-region-mem,id=gears-region");
 	ARG("-kernel"); ARG("%s", kernel);
 	if (*initrd) {
 		ARG("-initrd"); ARG("%s", initrd);
 	}
 	ARG("-append"); ARG("%s", o->append ? o->append : DEFAULT_APPEND);
-	ARG("-chardev"); ARG("socket,id=gears-console,path=%s/console.sock,server=on,wait=off", vm->dir);
+	ARG("-chardev"); ARG("socket,id=gears-console,path=%s/console.sock,server=on,wait=off", edir);
 	ARG("-serial"); ARG("chardev:gears-console");
-	ARG("-chardev"); ARG("socket,id=gears-agent,path=%s/agent.sock,server=on,wait=off", vm->dir);
+	ARG("-chardev"); ARG("socket,id=gears-agent,path=%s/agent.sock,server=on,wait=off", edir);
 	ARG("-serial"); ARG("chardev:gears-agent");
-	ARG("-qmp"); ARG("unix:%s/qmp.sock,server=on,wait=off", vm->dir);
-	ARG("-qmp"); ARG("unix:%s/qmp-tool.sock,server=on,wait=off", vm->dir);
-	ARG("-chardev"); ARG("socket,id=gears-gdb,path=%s/gdb.sock,server=on,wait=off", vm->dir);
+	/* QMP sockets as chardevs: their path is an escaped option value there,
+	 * which the legacy "-qmp unix:PATH" syntax cannot take. */
+	ARG("-chardev"); ARG("socket,id=gears-qmp,path=%s/qmp.sock,server=on,wait=off", edir);
+	ARG("-mon"); ARG("chardev=gears-qmp,mode=control");
+	ARG("-chardev"); ARG("socket,id=gears-qmp-tool,path=%s/qmp-tool.sock,server=on,wait=off", edir);
+	ARG("-mon"); ARG("chardev=gears-qmp-tool,mode=control");
+	ARG("-chardev"); ARG("socket,id=gears-gdb,path=%s/gdb.sock,server=on,wait=off", edir);
 	ARG("-gdb"); ARG("chardev:gears-gdb");
 	/* The doorbell (gears_sc__set_bell): a byte written to this I/O port by the
 	 * guest-side stub arrives on bell.sock. Nobody connected: bytes dropped. */
-	ARG("-chardev"); ARG("socket,id=gears-bell,path=%s/bell.sock,server=on,wait=off", vm->dir);
+	ARG("-chardev"); ARG("socket,id=gears-bell,path=%s/bell.sock,server=on,wait=off", edir);
 	ARG("-device"); ARG("isa-debugcon,iobase=0x%x,chardev=gears-bell", GEARS_VM_BELL_PORT);
 	/* Start paused so the console and agent are connected before the first byte. */
 	ARG("-S");
@@ -357,13 +453,10 @@ static void cleanup_files(struct gears_vm *vm)
 	rm_dir_files(vm->dir);
 }
 
-struct gears_vm *gears_vm__launch(const struct gears_vm_opts *o)
+/* The options, checked and turned into a VM not started yet. */
+static struct gears_vm *vm_from_opts(const struct gears_vm_opts *o)
 {
-	char *argv[MAX_ARGS];
-	char store[16384];
 	struct gears_vm *vm;
-	json_t *st;
-	int r, n;
 
 	if (!o || o->sz < offsetof(struct gears_vm_opts, start_paused))
 		return gears_err_ptr(EINVAL, "gears_vm__launch: options struct too small");
@@ -400,42 +493,49 @@ struct gears_vm *gears_vm__launch(const struct gears_vm_opts *o)
 		return gears_err_ptr(EINVAL, "memory size must be a whole number of MiB, 64 MiB..1 TiB");
 	}
 	vm->below_4g = pc_below_4g(vm->ram_size);
-	if (!*gears_runtime_dir()) {
-		free(vm);
-		return gears_err_ptr(ENOENT, "no private runtime directory: set GEARS_RUNTIME_DIR, "
-					     "XDG_RUNTIME_DIR or HOME");
-	}
+	return vm;
+}
 
+/* The VM's runtime directory (a live VM of the name is EEXIST; a dead one's
+ * files are cleaned first) and its shared-memory files. */
+static int prepare_files(struct gears_vm *vm)
+{
+	json_t *st;
+	int r;
+
+	if (!*gears_runtime_dir())
+		return gears_err(ENOENT, "no private runtime directory: set GEARS_RUNTIME_DIR, "
+				 "XDG_RUNTIME_DIR or HOME");
+	r = mkdir_p(gears_runtime_dir(), 0700);
+	if (r)
+		return gears_err(-r, "cannot create runtime directory %s: %s", gears_runtime_dir(), strerror(-r));
+	if ((r = vm_private_dir(gears_runtime_dir())))
+		return r;
 	snprintf(vm->dir, sizeof(vm->dir), "%s/%s", gears_runtime_dir(), vm->name);
 	r = read_state(vm->name, &st);
 	if (r == 0) {
 		json_decref(st);
-		free(vm);
-		return gears_err_ptr(EEXIST, "a VM named '%s' is already running", o->name);
+		return gears_err(EEXIST, "a VM named '%s' is already running", vm->name);
 	}
 	if (r == -ESTALE) {
 		clean_stale(vm->name, st);
 		json_decref(st);
 	}
-	r = mkdir_p(gears_runtime_dir(), 0700);
-	if (!r && mkdir(vm->dir, 0700))
-		r = -errno;
-	if (r) {
-		gears_err(-r, "cannot create runtime directory %s: %s", vm->dir, strerror(-r));
-		free(vm);
-		errno = -r;
-		return NULL;
-	}
+	if (mkdir(vm->dir, 0700))
+		return gears_err(errno, "cannot create runtime directory %s: %s", vm->dir, strerror(errno));
 	snprintf(vm->ram_path, sizeof(vm->ram_path), "/dev/shm/gears-%s-%d-ram", vm->name, (int)getpid());
 	snprintf(vm->region_path, sizeof(vm->region_path), "/dev/shm/gears-%s-%d-region", vm->name,
 		 (int)getpid());
 	if ((r = make_shm(vm->ram_path, vm->ram_size)) || (r = make_shm(vm->region_path, GEARS_REGION_SIZE)))
-		goto fail;
-	n = build_argv(vm, o, argv, store, sizeof(store));
-	if (n < 0) {
-		r = n;
-		goto fail;
-	}
+		return r;
+	return 0;
+}
+
+/* Fork and exec QEMU; it dies with us. */
+static int spawn_qemu(struct gears_vm *vm, char **argv)
+{
+	pid_t parent = getpid();
+
 	if (gears_log_level() >= GEARS_LOG_DEBUG) {
 		char line[4096];
 		size_t u = 0;
@@ -444,14 +544,9 @@ struct gears_vm *gears_vm__launch(const struct gears_vm_opts *o)
 			u += (size_t)snprintf(line + u, sizeof(line) - u, "%s ", argv[i]);
 		pr_debug("exec %s", line);
 	}
-
-	pid_t parent = getpid();
-
 	vm->qemu_pid = fork();
-	if (vm->qemu_pid < 0) {
-		r = gears_err(errno, "fork: %s", strerror(errno));
-		goto fail;
-	}
+	if (vm->qemu_pid < 0)
+		return gears_err(errno, "fork: %s", strerror(errno));
 	if (vm->qemu_pid == 0) {
 		/* QEMU must never outlive its launcher, whatever kills the launcher. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -470,22 +565,38 @@ struct gears_vm *gears_vm__launch(const struct gears_vm_opts *o)
 		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
+	return 0;
+}
+
+/* QMP answers once QEMU is up; if it never does, QEMU's own words say why. */
+static int wait_qmp(struct gears_vm *vm)
+{
+	char log[2048] = "";
+	FILE *f;
+
 	vm->qmp = gears_qmp__connect(gears_vm__path(vm, "qmp.sock"), 20000);
-	if (!vm->qmp) {
-		char log[2048] = "";
-		FILE *f = fopen(gears_vm__path(vm, "qemu.log"), "r");
+	if (vm->qmp)
+		return 0;
+	if ((f = fopen(gears_vm__path(vm, "qemu.log"), "r"))) {
+		size_t k = fread(log, 1, sizeof(log) - 1, f);
 
-		if (f) {
-			size_t k = fread(log, 1, sizeof(log) - 1, f);
-
-			log[k] = 0;
-			fclose(f);
-		}
-		r = gears_err(ECHILD, "QEMU did not start: %s", *log ? log : "(no output)");
-		goto fail;
+		log[k] = 0;
+		fclose(f);
 	}
-	r = write_state(vm);
-	if (r)
+	return gears_err(ECHILD, "QEMU did not start: %s", *log ? log : "(no output)");
+}
+
+struct gears_vm *gears_vm__launch(const struct gears_vm_opts *o)
+{
+	char *argv[MAX_ARGS];
+	char store[16384];
+	struct gears_vm *vm = vm_from_opts(o);
+	int r;
+
+	if (!vm)
+		return NULL;
+	if ((r = prepare_files(vm)) || (r = build_argv(vm, o, argv, store, sizeof(store))) < 0 ||
+	    (r = spawn_qemu(vm, argv)) || (r = wait_qmp(vm)) || (r = write_state(vm)))
 		goto fail;
 	if (!o->start_paused) {
 		json_t *x = gears_qmp__execute(vm->qmp, "cont", NULL);
@@ -502,6 +613,9 @@ fail:
 		char reason[512];
 
 		snprintf(reason, sizeof(reason), "%s", gears_last_error());
+		/* Files of a VM that already runs under this name are not ours. */
+		if (r == -EEXIST)
+			vm->launched = false;
 		gears_vm__close(vm);
 		return gears_err_ptr(-r, "%s", reason);
 	}
@@ -518,6 +632,10 @@ struct gears_vm *gears_vm__attach(const char *name)
 	r = read_state(name, &st);
 	if (r == -ENOENT)
 		return gears_err_ptr(ENOENT, "no VM named '%s' (see `gears list`)", name);
+	if (r == -EPERM || r == -ENOTDIR) {
+		errno = -r;
+		return NULL;	/* the reason is recorded */
+	}
 	if (r == -ESTALE) {
 		json_decref(st);
 		return gears_err_ptr(ENOENT, "VM '%s' is no longer running", name);
@@ -818,11 +936,15 @@ bool gears_vm__alive(struct gears_vm *vm)
 
 int gears_vm__list(void (*cb)(const char *name, pid_t pid, void *ctx), void *ctx)
 {
-	DIR *d = opendir(gears_runtime_dir());
+	DIR *d;
 	struct dirent *de;
-	int n = 0;
+	int n = 0, r;
 
-	if (!d)
+	if (!*gears_runtime_dir() || access(gears_runtime_dir(), F_OK))
+		return 0;
+	if ((r = vm_private_dir(gears_runtime_dir())))
+		return r;
+	if (!(d = opendir(gears_runtime_dir())))
 		return 0;
 	while ((de = readdir(d))) {
 		json_t *st;

@@ -164,9 +164,7 @@ void sup_stop_vm(struct sup *s, int exit_code, const char *why);
 /* Add QEMU arguments (qemu_args hook): each is copied. 0 or -E2BIG. */
 int sup_args_add(struct sup_args *a, const char *arg);
 int sup_args_addf(struct sup_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Quote a value for a QEMU option string (commas doubled); NULL if it cannot
- * be represented safely (control characters). Static buffer of `out`. */
-const char *sup_qemu_escape(const char *in, char *out, size_t outsz);
+/* Values pasted into QEMU option strings (paths): gears_qemu_escape(). */
 
 /* ---- running a supervisor (the `gears run` command) ---- */
 

@@ -105,6 +105,10 @@ GEARS_API bool gears_vm__alive(struct gears_vm *vm);
 /* Where VM runtime directories live: $GEARS_RUNTIME_DIR, else /run/gears for
  * root, else $XDG_RUNTIME_DIR/gears, else /tmp/gears-<uid>. */
 GEARS_API const char *gears_runtime_dir(void);
+/* `in` as a value inside a QEMU option string ("path=VALUE,server=on"):
+ * commas doubled. Returns out, or NULL + errno (EINVAL: control characters,
+ * E2BIG: does not fit outsz). */
+GEARS_API const char *gears_qemu_escape(const char *in, char *out, size_t outsz);
 /* Which accelerator "auto" picks here, and why (a sentence) in *why. */
 GEARS_API const char *gears_accel_auto(const char **why);
 /* Names of live VMs: calls cb for each; returns how many. */

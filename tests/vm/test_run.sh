@@ -113,8 +113,39 @@ ok "gears stop"
 vm_start
 "$GEARS" run --name "$VM" -- true 2>"$TMP/err"
 [ $? != 0 ] && grep -q "already running" "$TMP/err" || fail "duplicate name accepted"
-vm_stop
 ok "duplicate names refused"
+
+# Only the VM's owner and root may drive it: even with the directories and the
+# socket opened to everyone, another user's connection is refused by the
+# supervisor's credential check, and nothing runs in the guest.
+if [ "$(id -u)" = 0 ]; then
+	chmod 755 "$rt" "$rt/$VM" && chmod 666 "$rt/$VM/ctl.sock"
+	reply=$(setpriv --reuid=65534 --regid=65534 --clear-groups perl -MIO::Socket::UNIX -e '
+		$SIG{PIPE} = "IGNORE"; my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n";
+		print $s "EXEC 1 22\ntouch\0/tmp/gears-intruder\0"; local $/; print scalar <$s>;' \
+		"$rt/$VM/ctl.sock" 2>&1)
+	chmod 700 "$rt" "$rt/$VM" && chmod 600 "$rt/$VM/ctl.sock"
+	echo "$reply" | grep -q "may not drive" || fail "another user's connection was not refused: $reply"
+	"$GEARS" exec "$VM" -- ls /tmp/gears-intruder >/dev/null 2>&1 && fail "the intruder's command ran"
+	"$GEARS" exec "$VM" true || fail "the owner was refused"
+	ok "control socket: other users refused (SO_PEERCRED), the owner served"
+else
+	echo "skip test_run: control-socket credential check needs root (to act as another user)"
+fi
+vm_stop
+
+# The runtime directory: refused when others may write it; a path with a
+# comma (QEMU's option separator) still reaches QEMU intact.
+open_dir=$(mktemp -d /tmp/gears-open.XXXXXX)
+chmod 777 "$open_dir"
+GEARS_RUNTIME_DIR=$open_dir "$GEARS" run -- true 2>"$TMP/err"
+[ $? = 1 ] && grep -q "writable by group or others" "$TMP/err" || fail "world-writable runtime dir accepted"
+rmdir "$open_dir"
+comma_dir=$(mktemp -d /tmp/gears-a,b.XXXXXX)
+out=$(GEARS_RUNTIME_DIR=$comma_dir "$GEARS" run -- echo comma-ok) || fail "runtime dir with a comma: $out"
+[ "$out" = comma-ok ] || fail "runtime dir with a comma: output '$out'"
+rmdir "$comma_dir" || fail "files left in the comma runtime dir"
+ok "runtime directory: open ones refused; commas escaped for QEMU"
 
 # bad input gets a clear error, not a crash
 "$GEARS" run --smp 0 -- true 2>/dev/null; [ $? = 1 ] || fail "--smp 0 accepted"
