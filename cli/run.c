@@ -4,9 +4,13 @@
  * file is only the command line: the supervisor's own options, and those the
  * registered services add (--env, --hypercalls, --net, ...).
  */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gears/vm.h>
 
@@ -56,7 +60,8 @@ static void help(FILE *f)
 		"                     GEARS does not manage itself)\n"
 		"  --timing           print boot milestones (QEMU up, guest /init, agent ready)\n"
 		"  --hold             boot, but start CMD only when a client on the control socket\n"
-		"                     says GO (how `gears trace -- CMD` starts tracing first)\n");
+		"                     says GO (how `gears trace -- CMD` starts tracing first)\n"
+		"  --cwd DIR          run CMD in guest directory DIR (default /)\n");
 	for (int i = 0; i < n; i++) {
 		for (const struct sup_option *o = svc[i]->options; o && o->name; o++) {
 			char lhs[64];
@@ -72,12 +77,15 @@ static void help(FILE *f)
 	fprintf(f,
 		"  -- CMD ARGS...     run CMD in the guest, pass its output through, power off and\n"
 		"                     exit with CMD's status; without CMD, an interactive console\n"
-		"                     (Ctrl-] leaves and stops the VM)\n\n"
+		"                     (Ctrl-] leaves and stops the VM). A CMD given as a relative\n"
+		"                     path to a host program (./prog, bin/prog) runs the host's\n"
+		"                     program: the current directory is shared into the guest at\n"
+		"                     the same path (--share) and CMD runs there\n\n"
 		"Exit status: CMD's own; 125 if the guest or QEMU died first; 128+N on signal N.\n");
 }
 
 enum { OPT_NAME = 1000, OPT_SMP, OPT_MEM, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_ACCEL, OPT_TIMING,
-       OPT_HOLD, OPT_QEMU_ARG, OPT_JSON, OPT_PRETTY, OPT_SERVICE };
+       OPT_HOLD, OPT_QEMU_ARG, OPT_CWD, OPT_JSON, OPT_PRETTY, OPT_SERVICE };
 
 /* The option table: ours, then every service's (index OPT_SERVICE + k). */
 static int build_options(struct option *opts, int max, const struct sup_service **svc_of,
@@ -89,6 +97,7 @@ static int build_options(struct option *opts, int max, const struct sup_service 
 		{ "initrd", required_argument, 0, OPT_INITRD }, { "append", required_argument, 0, OPT_APPEND },
 		{ "accel", required_argument, 0, OPT_ACCEL }, { "timing", no_argument, 0, OPT_TIMING },
 		{ "hold", no_argument, 0, OPT_HOLD }, { "qemu-arg", required_argument, 0, OPT_QEMU_ARG },
+		{ "cwd", required_argument, 0, OPT_CWD },
 		{ "json", no_argument, 0, OPT_JSON }, { "pretty", no_argument, 0, OPT_PRETTY },
 	};
 	const struct sup_service *const *svc;
@@ -106,6 +115,51 @@ static int build_options(struct option *opts, int max, const struct sup_service 
 	}
 	opts[n] = (struct option){ 0, 0, 0, 0 };
 	return k;
+}
+
+/* Is `prog` a relative path (with a slash) to a program on the host? */
+static bool host_relative_program(const char *prog)
+{
+	struct stat st;
+
+	return prog[0] != '/' && strchr(prog, '/') && !stat(prog, &st) && S_ISREG(st.st_mode) &&
+	       !access(prog, X_OK);
+}
+
+/*
+ * `gears run -- ./prog args`: the user means the program next to them. Share
+ * the current directory at the same path (unless a --share already does) and
+ * run the command there, so relative arguments name the same files too.
+ */
+static int share_cwd_for(const char *prog, struct sup_run_opts *ro, const struct sup_service **svc_of,
+			 const struct sup_option **opt_of)
+{
+	static char cwd[PATH_MAX];
+	struct sup_pending_opt *pending = (struct sup_pending_opt *)ro->opts;
+	int k;
+
+	if (!host_relative_program(prog) || ro->cwd)
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return cli_error("cannot find the current directory: %s", strerror(errno)), -1;
+	for (k = 0; k < 128 && opt_of[k]; k++)
+		if (!strcmp(opt_of[k]->name, "share"))
+			break;
+	if (k == 128 || !opt_of[k])
+		return cli_error("%s is a host program, but this gears has no share service", prog), -1;
+	ro->cwd = cwd;
+	for (int i = 0; i < ro->nopts; i++) {
+		size_t n = strlen(cwd);
+		const char *a = pending[i].arg;
+
+		if (pending[i].opt == opt_of[k] && !strncmp(a, cwd, n) && (!a[n] || a[n] == ',' ||
+		    (a[n] == ':' && !strncmp(a + n + 1, cwd, n) && (!a[2 * n + 1] || a[2 * n + 1] == ','))))
+			return 0;	/* already shared at the same path */
+	}
+	if (ro->nopts >= MAX_PENDING)
+		return cli_error("too many options"), -1;
+	pending[ro->nopts++] = (struct sup_pending_opt){ svc_of[k], opt_of[k], cwd };
+	return 0;
 }
 
 static int run(int argc, char **argv)
@@ -144,6 +198,11 @@ static int run(int argc, char **argv)
 			qemu_args[nq++] = optarg;
 			vo.extra_args = qemu_args;
 			break;
+		case OPT_CWD:
+			if (optarg[0] != '/')
+				return cli_error("--cwd takes an absolute guest directory");
+			ro.cwd = optarg;
+			break;
 		case OPT_JSON: case OPT_PRETTY: break;
 		default:
 			if (c < OPT_SERVICE || c >= OPT_SERVICE + 128)
@@ -159,6 +218,8 @@ static int run(int argc, char **argv)
 	}
 	if (optind < argc)
 		ro.cmd = argv + optind;
+	if (ro.cmd && share_cwd_for(ro.cmd[0], &ro, svc_of, opt_of) < 0)
+		return 1;
 	return sup_run(&ro);
 }
 

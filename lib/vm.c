@@ -346,8 +346,8 @@ static void default_image(const char *file, char *out, size_t n)
 	snprintf(out, n, "%s/%s", d && *d ? d : GEARS_IMAGE_DIR, file);
 }
 
-static int build_argv(struct gears_vm *vm, const struct gears_vm_opts *o, char **argv,
-		      char *store, size_t storesz)
+static int build_argv(struct gears_vm *vm, const struct gears_vm_opts *o, const char *const *more,
+		      char **argv, char *store, size_t storesz)
 {
 	int n = 0;
 	size_t used = 0;
@@ -422,6 +422,8 @@ static int build_argv(struct gears_vm *vm, const struct gears_vm_opts *o, char *
 	/* Start paused so the console and agent are connected before the first byte. */
 	ARG("-S");
 	for (const char *const *e = o->extra_args; e && *e; e++)
+		ARG("%s", *e);
+	for (const char *const *e = more; e && *e; e++)
 		ARG("%s", *e);
 	argv[n] = NULL;
 #undef ARG
@@ -595,8 +597,12 @@ struct gears_vm *gears_vm__launch(const struct gears_vm_opts *o)
 
 	if (!vm)
 		return NULL;
-	if ((r = prepare_files(vm)) || (r = build_argv(vm, o, argv, store, sizeof(store))) < 0 ||
-	    (r = spawn_qemu(vm, argv)) || (r = wait_qmp(vm)) || (r = write_state(vm)))
+	const char *const *more = NULL;
+	bool has_prepare = o->sz >= offsetof(struct gears_vm_opts, prepare_ctx) + sizeof(void *) && o->prepare;
+
+	if ((r = prepare_files(vm)) || (has_prepare && (r = o->prepare(vm, o->prepare_ctx, &more)) < 0) ||
+	    (r = build_argv(vm, o, more, argv, store, sizeof(store))) < 0 || (r = spawn_qemu(vm, argv)) ||
+	    (r = wait_qmp(vm)) || (r = write_state(vm)))
 		goto fail;
 	if (!o->start_paused) {
 		json_t *x = gears_qmp__execute(vm->qmp, "cont", NULL);

@@ -26,7 +26,7 @@ OUT=$(cd "$1" && pwd)
 GUEST=$(cd "$2" && pwd)
 ROOT=$OUT/root
 # Modules the guest may need for QEMU's virtio devices; their dependencies come along.
-MODULES="virtio_pci virtio_net virtio_blk virtio_console virtio_rng"
+MODULES="virtio_pci virtio_net virtio_blk virtio_console virtio_rng virtiofs"
 
 say() { echo "build-image: $*" >&2; }
 die() { say "$*"; exit 1; }

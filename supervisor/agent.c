@@ -29,6 +29,8 @@ void sup_start_command(struct sup *s)
 		s->want_mark = true;
 		s->mark_len = (size_t)snprintf(s->mark, sizeof(s->mark), "\033]gears-end;%d\007", SUP_MAIN_ID);
 	}
+	if (s->o.cwd && *s->o.cwd)
+		frame_send(s->agent_fd, "CWD", SUP_MAIN_ID, s->o.cwd, strlen(s->o.cwd));
 	frame_send(s->agent_fd, (s->tty || !s->cmd) ? "CONSOLE" : "RUN", SUP_MAIN_ID, payload, len);
 	free(payload);
 	s->cmd_sent = true;

@@ -299,23 +299,34 @@ static int finish(struct sup *s)
 	return code;
 }
 
-/* QEMU with the command line's extra arguments and the services' devices. */
-static int launch(struct sup *s, struct sup_args *a, char *err, size_t errsz)
+/* Before QEMU starts, with the VM's runtime directory there: the services'
+ * devices (their sockets may live in that directory). */
+static int prepare(struct gears_vm *vm, void *ctx, const char *const **more)
 {
-	struct gears_vm_opts vo = *s->o.vm;
+	struct sup *s = ctx;
 	int r;
 
-	for (const char *const *e = vo.extra_args; e && *e; e++)
-		if ((r = sup_args_add(a, *e)))
-			return snprintf(err, errsz, "too many QEMU arguments"), r;
-	if ((r = sup_services_qemu_args(s, a, err, errsz)))
-		return r;
-	a->v[a->n] = NULL;
-	vo.extra_args = (const char *const *)a->v;
+	s->vm = vm;
+	r = sup_services_qemu_args(s, &s->args, s->why, sizeof(s->why));
+	s->vm = NULL;
+	if (r)
+		return gears_err(-r, "%s", s->why);
+	s->args.v[s->args.n] = NULL;
+	*more = (const char *const *)s->args.v;
+	return 0;
+}
+
+static int launch(struct sup *s, char *err, size_t errsz)
+{
+	struct gears_vm_opts vo = *s->o.vm;
+
 	vo.start_paused = true;
+	vo.prepare = prepare;
+	vo.prepare_ctx = s;
 	s->vm = gears_vm__launch(&vo);
 	if (!s->vm)
 		return snprintf(err, errsz, "%s", gears_last_error()), -EIO;
+	*s->why = 0;
 	if (s->o.timing)
 		fprintf(stderr, "gears: timing: QEMU up at %.1f ms (accel %s)\n",
 			sup_ms_since(s, gears_now_ns()), gears_vm__accel(s->vm));
@@ -338,7 +349,7 @@ static int connect_vm(struct sup *s, char *err, size_t errsz)
 	return 0;
 }
 
-static void teardown(struct sup *s, struct sup_args *a)
+static void teardown(struct sup *s)
 {
 	sup_services_destroy(s);
 	sup_engine_free(s);
@@ -359,15 +370,14 @@ static void teardown(struct sup *s, struct sup_args *a)
 	frame_reader_free(&s->agent_rd);
 	gears_vm__close(s->vm);
 	free(s->early);
-	for (int i = 0; i < a->n; i++)
-		free(a->v[i]);
+	for (int i = 0; i < s->args.n; i++)
+		free(s->args.v[i]);
 }
 
 int sup_run(const struct sup_run_opts *o)
 {
 	static struct sup sup;		/* one per process: signals are process-wide */
 	struct sup *s = &sup;
-	struct sup_args a = { .n = 0 };
 	char err[sizeof(s->why)] = "";
 	int code;
 
@@ -378,12 +388,12 @@ int sup_run(const struct sup_run_opts *o)
 	s->tty = isatty(0) && isatty(1);
 	s->t0 = gears_now_ns();
 	if (sup_services_create(s, o->opts, o->nopts, err, sizeof(err)) ||
-	    (s->sig_fd = setup_signals()) < 0 || launch(s, &a, err, sizeof(err)) ||
+	    (s->sig_fd = setup_signals()) < 0 || launch(s, err, sizeof(err)) ||
 	    connect_vm(s, err, sizeof(err)) || sup_services_call(s, SUP_HOOK_LAUNCHED, err, sizeof(err))) {
 		if (s->sig_fd < 0 && !*err)
 			snprintf(err, sizeof(err), "cannot set up signal handling");
 		fprintf(stderr, "gears: %s\n", err);
-		teardown(s, &a);
+		teardown(s);
 		return s->vm ? 125 : 1;
 	}
 	/* Without a command the console is live from the first byte. */
@@ -397,6 +407,6 @@ int sup_run(const struct sup_run_opts *o)
 	if (loop(s) < 0 && !*s->why)
 		snprintf(s->why, sizeof(s->why), "supervisor failed: %s", strerror(errno));
 	code = finish(s);
-	teardown(s, &a);
+	teardown(s);
 	return code;
 }

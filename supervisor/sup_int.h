@@ -87,6 +87,7 @@ struct sup {
 	/* services and the interception engine they share */
 	struct sup_svc svc[SUP_MAX_SERVICES];
 	int nsvc;
+	struct sup_args args;	/* QEMU arguments the services added */
 	struct gears_sc *sc;
 	uint64_t sc_last_work;	/* when a poll of the engine last found something */
 	/* the way out */

@@ -178,6 +178,7 @@ struct sup_pending_opt {
 struct sup_run_opts {
 	const struct gears_vm_opts *vm;	/* QEMU and the guest (extra_args kept, services' added) */
 	char **cmd;			/* run this in the guest, then power off; NULL: console */
+	const char *cwd;		/* the guest directory cmd runs in (NULL: /) */
 	bool timing;			/* print boot milestones */
 	bool hold;			/* start cmd only when a client says GO */
 	const struct sup_pending_opt *opts;

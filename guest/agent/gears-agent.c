@@ -193,15 +193,15 @@ static void console_device(char *path, size_t size)
 /* In the child: set up stdio and exec. Any failure is described on the status
  * pipe (close-on-exec, so it reads as EOF once exec succeeded) and the parent
  * answers FAIL instead of EXIT. */
-static void child(enum kind kind, char **argv, int out, int err, int status)
+static void child(enum kind kind, char **argv, const char *cwd, int out, int err, int status)
 {
 	char msg[256];
-	const char *step = "chdir /";
+	const char *step = "chdir";
 	int fd = -1;
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL); /* we block SIGCHLD for the signalfd */
-	if (chdir("/") < 0)
+	if (chdir(cwd ? cwd : "/") < 0)
 		goto fail;
 	if (kind == REQ_EXEC) {
 		setsid(); /* own session and process group: SIGNAL is kill(-pid) */
@@ -271,6 +271,10 @@ static void own_console(void)
 		tcgetattr(console, &console_saved);
 }
 
+/* The working directory a CWD message set for request cwd_id (else "/"). */
+static char cwd[4096];
+static unsigned long long cwd_id;
+
 /* EXEC and CONSOLE: payload is argv as NUL-terminated strings. */
 static void start_req(enum kind kind, unsigned long long id, char *p, size_t n)
 {
@@ -324,7 +328,8 @@ static void start_req(enum kind kind, unsigned long long id, char *p, size_t n)
 		goto out;
 	}
 	if (pid == 0)
-		child(kind, argv, out[1], err[1], st[1]);
+		child(kind, argv, cwd_id == id && *cwd ? cwd : NULL, out[1], err[1], st[1]);
+	cwd_id = 0;
 	close(st[1]);
 	st[1] = -1;
 	while ((got = read(st[0], msg, sizeof msg - 1)) < 0 && errno == EINTR)
@@ -475,9 +480,23 @@ static void do_poweroff(unsigned long long id)
 	send_fail(id, "poweroff: %s", strerror(errno)); /* only when not PID 1 / not root */
 }
 
+/* CWD: the working directory of the request `id` that comes next. */
+static void set_cwd(unsigned long long id, const char *p, size_t n)
+{
+	if (!id || n == 0 || n >= sizeof(cwd) || memchr(p, 0, n) || p[0] != '/') {
+		send_fail(id, "CWD needs an absolute directory");
+		return;
+	}
+	memcpy(cwd, p, n);
+	cwd[n] = 0;
+	cwd_id = id;
+}
+
 static void dispatch(const char *type, unsigned long long id, char *p, size_t n)
 {
-	if (!strcmp(type, "EXEC"))
+	if (!strcmp(type, "CWD"))
+		set_cwd(id, p, n);
+	else if (!strcmp(type, "EXEC"))
 		start_req(REQ_EXEC, id, p, n);
 	else if (!strcmp(type, "CONSOLE"))
 		start_req(REQ_CONSOLE, id, p, n);

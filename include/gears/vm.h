@@ -38,8 +38,14 @@ struct gears_vm_opts {
 	const char *qemu;		/* NULL: "qemu-system-x86_64" */
 	const char *const *extra_args;	/* NULL-terminated, appended to QEMU's command line */
 	bool start_paused;		/* leave the VM paused (QMP "cont" starts it) */
+	/* Called once the VM's runtime directory exists, before QEMU starts (for
+	 * devices whose sockets live there): may set *more to further QEMU
+	 * arguments (NULL-terminated, valid until gears_vm__launch returns).
+	 * A negative return aborts the launch with that errno. */
+	int (*prepare)(struct gears_vm *vm, void *ctx, const char *const **more);
+	void *prepare_ctx;
 };
-#define gears_vm_opts__last_field start_paused
+#define gears_vm_opts__last_field prepare_ctx
 
 /* Launch QEMU. Returns once QMP answers (the guest is then booting, or paused
  * with start_paused). NULL + errno: EEXIST when a live VM already has the name;
