@@ -59,7 +59,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
 
-.PHONY: all deps image demo test unit fuzz vmtest bench clean guest gen payloads
+.PHONY: all deps image image-debian demo test unit fuzz vmtest bench clean guest gen payloads
 all: $(O)/gears $(O)/libgears.so
 
 # ---- generated sources (shared by every build flavour) ----
@@ -192,6 +192,12 @@ build/guest/modules/%.ko: guest/modules/%.c build/image/release
 	cp $$d/$*.ko $@
 
 image: build/image/initrd.img $(GUEST_MODS)
+
+# A real distribution on a disk for the disk-guest tests (debootstrap; root only),
+# with the default image's kernel package so its modules load there too.
+image-debian: build/image/release
+	@./scripts/build-debian-image.sh build/image-debian \
+		"$$(ls build/image/dl/linux-image-$$(cat build/image/release)_*.deb | head -n 1)"
 build/image/initrd.img: $(GUEST_PROGS) $(GUEST_LIBS) guest/init/init scripts/build-image.sh
 	./scripts/build-image.sh build/image build/guest
 
@@ -233,7 +239,9 @@ FUZZ_SECONDS ?= 20
 fuzz: $(FUZZ_BINS)
 	@./tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
-vmtest: $(O)/gears image payloads
+# The disk-guest test needs the Debian disk, which only root can build.
+VMTEST_IMAGES := image $(if $(filter 0,$(shell id -u)),image-debian)
+vmtest: $(O)/gears $(VMTEST_IMAGES) payloads
 	@GEARS=$(ROOT)/$(O)/gears ./tests/run-vm.sh
 
 test: deps

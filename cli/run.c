@@ -53,7 +53,12 @@ static void help(FILE *f)
 		"  --mem SIZE         guest RAM, e.g. 512M, 2G (default 512M)\n"
 		"  --kernel FILE      guest kernel (default: the project's Debian kernel)\n"
 		"  --initrd FILE      initramfs (default: the project's image)\n"
-		"  --append STRING    kernel command line (default: console=ttyS0 quiet panic=-1)\n"
+		"  --append STRING    kernel command line (default: console=ttyS0 quiet panic=-1\n"
+		"                     no_timer_check)\n"
+		"  --disk FILE        a disk image (raw or qcow2) as a virtio disk; without --kernel\n"
+		"                     the VM boots from it (its own boot loader, e.g. a distribution)\n"
+		"  --snapshot         keep the disk file as it is: writes go to a temporary overlay\n"
+		"  --cpu MODEL        QEMU CPU model (e.g. max: 5-level paging under TCG)\n"
 		"  --accel MODE       auto (default), tcg or kvm; auto picks kvm only where hardware\n"
 		"                     virtualization can boot Linux\n"
 		"  --qemu-arg ARG     append ARG to QEMU's command line (repeatable; for devices\n"
@@ -85,7 +90,7 @@ static void help(FILE *f)
 }
 
 enum { OPT_NAME = 1000, OPT_SMP, OPT_MEM, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_ACCEL, OPT_TIMING,
-       OPT_HOLD, OPT_QEMU_ARG, OPT_CWD, OPT_JSON, OPT_PRETTY, OPT_SERVICE };
+       OPT_HOLD, OPT_QEMU_ARG, OPT_CWD, OPT_DISK, OPT_SNAPSHOT, OPT_CPU, OPT_JSON, OPT_PRETTY, OPT_SERVICE };
 
 /* The option table: ours, then every service's (index OPT_SERVICE + k). */
 static int build_options(struct option *opts, int max, const struct sup_service **svc_of,
@@ -97,7 +102,8 @@ static int build_options(struct option *opts, int max, const struct sup_service 
 		{ "initrd", required_argument, 0, OPT_INITRD }, { "append", required_argument, 0, OPT_APPEND },
 		{ "accel", required_argument, 0, OPT_ACCEL }, { "timing", no_argument, 0, OPT_TIMING },
 		{ "hold", no_argument, 0, OPT_HOLD }, { "qemu-arg", required_argument, 0, OPT_QEMU_ARG },
-		{ "cwd", required_argument, 0, OPT_CWD },
+		{ "cwd", required_argument, 0, OPT_CWD }, { "disk", required_argument, 0, OPT_DISK },
+		{ "snapshot", no_argument, 0, OPT_SNAPSHOT }, { "cpu", required_argument, 0, OPT_CPU },
 		{ "json", no_argument, 0, OPT_JSON }, { "pretty", no_argument, 0, OPT_PRETTY },
 	};
 	const struct sup_service *const *svc;
@@ -203,6 +209,9 @@ static int run(int argc, char **argv)
 				return cli_error("--cwd takes an absolute guest directory");
 			ro.cwd = optarg;
 			break;
+		case OPT_DISK: vo.disk = optarg; break;
+		case OPT_SNAPSHOT: vo.snapshot = true; break;
+		case OPT_CPU: vo.cpu = optarg; break;
 		case OPT_JSON: case OPT_PRETTY: break;
 		default:
 			if (c < OPT_SERVICE || c >= OPT_SERVICE + 128)
@@ -218,6 +227,11 @@ static int run(int argc, char **argv)
 	}
 	if (optind < argc)
 		ro.cmd = argv + optind;
+	if (vo.snapshot && !vo.disk)
+		return cli_error("--snapshot needs --disk");
+	if (vo.disk && !vo.kernel && ro.cmd)
+		return cli_error("a guest booted from its disk has no gears agent to run CMD: leave CMD out for "
+				 "its console (or boot the default kernel with --kernel/--initrd)");
 	if (ro.cmd && share_cwd_for(ro.cmd[0], &ro, svc_of, opt_of) < 0)
 		return 1;
 	return sup_run(&ro);

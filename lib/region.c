@@ -124,6 +124,33 @@ static uint64_t pdpt_entry(const struct gears_region *r)
 	return ((r->gpa + PMD_OFF) & ADDR_MASK) | GEARS_PTE_P | GEARS_PTE_RW | GEARS_PTE_A;
 }
 
+static int find_init(const struct gears_task *t, void *ctx)
+{
+	if (t->pid == 1) {
+		*(bool *)ctx = strncmp(t->comm, "swapper", 7) != 0;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The region's PMD page lives in the BAR, outside the kernel's direct map.
+ * The kernel's boot-time W+X check (CONFIG_DEBUG_WX) walks every kernel page
+ * table through the direct map just before it runs /init, and would fault on
+ * ours: map only once PID 1 runs a program (its comm is no longer swapper's).
+ */
+static int booted(struct gears_region *r)
+{
+	struct gears_linux *l = gears_vm__linux(r->vm);
+	bool user = false;
+
+	if (!l)
+		return -errno;
+	if (gears_linux__for_each_task(l, false, 1000000, find_init, &user) < 0 || !user)
+		return gears_err(EAGAIN, "the guest kernel has not started its first program yet");
+	return 0;
+}
+
 int gears_region__mapped(struct gears_region *r)
 {
 	struct gears_mem *m = gears_vm__mem(r->vm);
@@ -148,6 +175,8 @@ int gears_region__map(struct gears_region *r)
 	int ret = find_pdpt(r, &pdpt);
 
 	if (ret)
+		return ret;
+	if ((ret = booted(r)))
 		return ret;
 	/* The region maps itself: its PMD page's entry 0 is the whole 2 MiB, as
 	 * one large page. Written before the PDPT entry makes it reachable. */

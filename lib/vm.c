@@ -24,7 +24,10 @@
 
 #include "internal.h"
 
-#define DEFAULT_APPEND "console=ttyS0 quiet panic=-1"
+/* no_timer_check: a TCG vCPU starved by a busy host can miss the kernel's
+ * timer-through-IO-APIC check at boot, which then panics ("IO-APIC + timer
+ * doesn't work"); QEMU's timer is always wired. */
+#define DEFAULT_APPEND "console=ttyS0 quiet panic=-1 no_timer_check"
 #define DEFAULT_MEM (512ull << 20)
 #define MAX_ARGS 128
 
@@ -351,7 +354,10 @@ static int build_argv(struct gears_vm *vm, const struct gears_vm_opts *o, const 
 {
 	int n = 0;
 	size_t used = 0;
-	char kernel[256], initrd[256], edir[512], eram[512], eregion[512];
+	char kernel[256], initrd[256], edir[512], eram[512], eregion[512], edisk[1024] = "";
+	bool has_new = o->sz >= offsetof(struct gears_vm_opts, cpu) + sizeof(o->cpu);
+	const char *disk = has_new ? o->disk : NULL, *cpu = has_new ? o->cpu : NULL;
+	const char *dfmt = "raw";
 
 	if (!gears_qemu_escape(vm->dir, edir, sizeof(edir)) || !gears_qemu_escape(vm->ram_path, eram, sizeof(eram)) ||
 	    !gears_qemu_escape(vm->region_path, eregion, sizeof(eregion)))
@@ -365,9 +371,25 @@ static int build_argv(struct gears_vm *vm, const struct gears_vm_opts *o, const 
 		used += (size_t)_l + 1;                                       \
 	} while (0)
 
+	if (disk) {
+		unsigned char magic[4] = { 0 };
+		FILE *f = fopen(disk, "rb");
+
+		if (!f)
+			return gears_err(errno, "disk %s: %s", disk, strerror(errno));
+		if (fread(magic, 1, 4, f) == 4 && !memcmp(magic, "QFI\xfb", 4))
+			dfmt = "qcow2";
+		fclose(f);
+		if (!gears_qemu_escape(disk, edisk, sizeof(edisk)))
+			return gears_err(EINVAL, "disk path %s cannot be given to QEMU: %s", disk, gears_last_error());
+	}
+	if (cpu && (!*cpu || strpbrk(cpu, ", \t\n")))
+		return gears_err(EINVAL, "bad CPU model '%s'", cpu);
 	if (o->kernel) {
 		snprintf(kernel, sizeof(kernel), "%s", o->kernel);
 		snprintf(initrd, sizeof(initrd), "%s", o->initrd ? o->initrd : "");
+	} else if (disk) {
+		kernel[0] = initrd[0] = 0;	/* the disk's own boot loader */
 	} else {
 		default_image("vmlinuz", kernel, sizeof(kernel));
 		if (o->initrd)
@@ -375,7 +397,7 @@ static int build_argv(struct gears_vm *vm, const struct gears_vm_opts *o, const 
 		else
 			default_image("initrd.img", initrd, sizeof(initrd));
 	}
-	if (access(kernel, R_OK))
+	if (*kernel && access(kernel, R_OK))
 		return gears_err(ENOENT, "kernel %s not found (build the default image with `make image`)",
 				 kernel);
 	if (*initrd && access(initrd, R_OK))
@@ -387,9 +409,12 @@ static int build_argv(struct gears_vm *vm, const struct gears_vm_opts *o, const 
 	ARG("-no-reboot");
 	ARG("-machine"); ARG("pc,memory-backend=gears-ram");
 	if (!strcmp(vm->accel, "kvm")) {
-		ARG("-accel"); ARG("kvm"); ARG("-cpu"); ARG("host");
+		ARG("-accel"); ARG("kvm"); ARG("-cpu"); ARG("%s", cpu ? cpu : "host");
 	} else {
 		ARG("-accel"); ARG("tcg,thread=multi");
+		if (cpu) {
+			ARG("-cpu"); ARG("%s", cpu);
+		}
 	}
 	ARG("-smp"); ARG("%d", vm->ncpus);
 	ARG("-m"); ARG("%" PRIu64 "M", vm->ram_size >> 20);
@@ -398,11 +423,17 @@ static int build_argv(struct gears_vm *vm, const struct gears_vm_opts *o, const 
 	ARG("-object"); ARG("memory-backend-file,id=gears-region-mem,size=%u,mem-path=%s,share=on",
 			    GEARS_REGION_SIZE, eregion);
 	ARG("-device"); ARG("ivshmem-plain,memdev=gears-region-mem,id=gears-region");
-	ARG("-kernel"); ARG("%s", kernel);
-	if (*initrd) {
-		ARG("-initrd"); ARG("%s", initrd);
+	if (*kernel) {
+		ARG("-kernel"); ARG("%s", kernel);
+		if (*initrd) {
+			ARG("-initrd"); ARG("%s", initrd);
+		}
+		ARG("-append"); ARG("%s", o->append ? o->append : DEFAULT_APPEND);
 	}
-	ARG("-append"); ARG("%s", o->append ? o->append : DEFAULT_APPEND);
+	if (disk) {
+		ARG("-drive"); ARG("file=%s,if=virtio,format=%s,cache=writeback%s", edisk, dfmt,
+				   o->snapshot ? ",snapshot=on" : "");
+	}
 	ARG("-chardev"); ARG("socket,id=gears-console,path=%s/console.sock,server=on,wait=off", edir);
 	ARG("-serial"); ARG("chardev:gears-console");
 	ARG("-chardev"); ARG("socket,id=gears-agent,path=%s/agent.sock,server=on,wait=off", edir);
@@ -957,7 +988,10 @@ int gears_vm__list(void (*cb)(const char *name, pid_t pid, void *ctx), void *ctx
 
 		if (de->d_name[0] == '.' || !valid_name(de->d_name))
 			continue;
-		if (read_state(de->d_name, &st))
+		r = read_state(de->d_name, &st);
+		if (r == -ESTALE)
+			json_decref(st);	/* a dead VM's state: not listed */
+		if (r)
 			continue;
 		if (cb)
 			cb(de->d_name, (pid_t)json_integer_value(json_object_get(st, "pid")), ctx);
@@ -966,6 +1000,15 @@ int gears_vm__list(void (*cb)(const char *name, pid_t pid, void *ctx), void *ctx
 	}
 	closedir(d);
 	return n;
+}
+
+void gears_vm__linux_refresh(struct gears_vm *vm)
+{
+	if (vm->kernel) {
+		gears_linux__close(vm->kernel);
+		vm->kernel = NULL;
+	}
+	unlink(gears_vm__path(vm, "kernel.json"));
 }
 
 struct gears_linux *gears_vm__linux(struct gears_vm *vm)

@@ -110,6 +110,12 @@ static void guest_ready(struct sup *s)
 	s->agent = AG_READY;
 	if (s->o.timing)
 		fprintf(stderr, "gears: timing: agent ready at %.1f ms\n", sup_ms_since(s, s->t_ready));
+	/* Interception first: env rules must be in force before the command. */
+	sup_check_kernel(s, true);
+	if (!s->kernel_up) {
+		sup_stop_vm(s, 125, "the guest agent is up but its kernel cannot be read");
+		return;
+	}
 	if (sup_services_call(s, SUP_HOOK_GUEST_READY, err, sizeof(err))) {
 		sup_stop_vm(s, 125, err);
 		return;
@@ -184,6 +190,7 @@ static void agent_frame(struct sup *s, const struct frame *f)
 		s->t_init = gears_now_ns();
 		if (s->o.timing)
 			fprintf(stderr, "gears: timing: guest /init started at %.1f ms\n", sup_ms_since(s, s->t_init));
+		sup_check_kernel(s, true);
 	} else if (!strcmp(f->type, "READY")) {
 		guest_ready(s);
 	} else if (f->id == SUP_MAIN_ID) {

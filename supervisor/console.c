@@ -82,6 +82,10 @@ void sup_console_input(struct sup *s)
 		s->con_fd = -1;
 		return;
 	}
+	/* `gears console` clients see everything, whatever we show ourselves. */
+	for (int i = 0; i < SUP_MAX_CLIENTS; i++)
+		if (s->clients[i].fd >= 0 && s->clients[i].console_id)
+			sup_send(s, i, "CON", s->clients[i].console_id, buf, (size_t)n);
 	if (s->show_console && s->want_mark) {
 		console_marked(s, buf, (size_t)n);
 	} else if (s->show_console) {
@@ -127,4 +131,26 @@ void sup_stdin_input(struct sup *s)
 	}
 	if (s->con_fd >= 0)
 		gears_sock_write_all(s->con_fd, buf, (size_t)n);
+}
+
+/* CONSOLE id: this client gets the console's output as CON frames (UNCONSOLE
+ * ends it). */
+void sup_console_subscribe(struct sup *s, const struct sup_req *rq, bool on)
+{
+	if (on && s->con_fd < 0) {
+		sup_reply_fail(rq, "the console is closed");
+		return;
+	}
+	s->clients[rq->client].console_id = on ? (rq->id ? rq->id : 1) : 0;
+	sup_reply_ok(rq, NULL);
+}
+
+/* TYPE id: bytes for the console's input, as if typed at it. */
+void sup_console_type(struct sup *s, const struct sup_req *rq)
+{
+	if (s->con_fd < 0 || gears_sock_write_all(s->con_fd, rq->data, rq->len)) {
+		sup_reply_fail(rq, "the console is closed");
+		return;
+	}
+	sup_reply_ok(rq, NULL);
 }

@@ -195,6 +195,7 @@ void sup_ctl_close(struct sup *s, int i)
 	free(c->out);
 	c->out = NULL;
 	c->out_len = c->out_cap = 0;
+	c->console_id = 0;
 	close(c->fd);
 	c->fd = -1;
 	frame_reader_free(&c->rd);
@@ -251,6 +252,10 @@ static void request(struct sup *s, int ci, const struct frame *f)
 		sup_stop_vm(s, 0, "stopped by `gears stop`");
 	} else if (!strcmp(f->type, "INFO")) {
 		info(s, &rq);
+	} else if (!strcmp(f->type, "CONSOLE") || !strcmp(f->type, "UNCONSOLE")) {
+		sup_console_subscribe(s, &rq, f->type[0] == 'C');
+	} else if (!strcmp(f->type, "TYPE")) {
+		sup_console_type(s, &rq);
 	} else if (!sup_services_verb(s, &rq)) {
 		sup_reply_fail(&rq, "unknown request '%s'", f->type);
 	}

@@ -135,6 +135,9 @@ int sup_services_call(struct sup *s, int hook, char *err, size_t errsz)
 				snprintf(why, sizeof(why), "hypercalls: %s", gears_last_error());
 			fn = v->d->launched;
 			break;
+		case SUP_HOOK_KERNEL_UP:
+			fn = v->d->kernel_up;
+			break;
 		case SUP_HOOK_GUEST_READY:
 			fn = v->d->guest_ready;
 			break;
@@ -178,6 +181,9 @@ bool sup_services_verb(struct sup *s, const struct sup_req *rq)
 				continue;
 			if ((vb->flags & SUP_VERB_NEEDS_GUEST) && (!sup_guest_ready(s) || s->stopping))
 				sup_reply_fail(rq, "%s", s->stopping ? "VM is shutting down" : "the guest is not up");
+			else if ((vb->flags & SUP_VERB_NEEDS_KERNEL) && (!s->kernel_up || s->stopping))
+				sup_reply_fail(rq, "%s", s->stopping ? "VM is shutting down" :
+					       "the guest kernel is not up yet");
 			else
 				vb->handle(s->svc[i].state, rq);
 			return true;

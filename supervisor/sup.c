@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gears/linux.h>
+
 #include "sock.h"
 #include "sup_int.h"
 
@@ -38,6 +40,55 @@ const char *sup_name(struct sup *s)
 bool sup_guest_ready(struct sup *s)
 {
 	return s->agent == AG_READY && s->agent_fd >= 0;
+}
+
+bool sup_kernel_up(struct sup *s)
+{
+	return s->kernel_up;
+}
+
+/* PID 1: 1 while it is still the boot thread (comm swapper/0), 2 once it runs
+ * a program. */
+static int find_pid1(const struct gears_task *t, void *ctx)
+{
+	if (t->pid == 1) {
+		*(int *)ctx = strncmp(t->comm, "swapper", 7) ? 2 : 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Is the guest kernel up? Its symbols readable, and PID 1 running a program
+ * (a view taken while the kernel still decompresses or relocates itself would
+ * be wrong: dropped, tried again; and until PID 1 execs, the kernel's own boot
+ * checks still walk its page tables, where the GEARS region must not be yet:
+ * lib/region.c). Looked at once a second until it is, or at once when the
+ * guest agent says /init started.
+ */
+void sup_check_kernel(struct sup *s, bool now)
+{
+	struct gears_linux *l;
+	char err[sizeof(s->why) - 8];
+	int pid1 = 0;
+	uint64_t t = gears_now_ns();
+
+	if (s->kernel_up || s->stopping || (!now && t < s->next_kernel_check))
+		return;
+	s->next_kernel_check = t + 1000000000ull;
+	if (!(l = gears_vm__linux(s->vm)))
+		return;
+	if (gears_linux__for_each_task(l, false, 100000, find_pid1, &pid1) < 0 || !pid1) {
+		gears_vm__linux_refresh(s->vm);	/* not a kernel that runs yet */
+		return;
+	}
+	if (pid1 < 2)
+		return;		/* a sound view; its first program has not started */
+	s->kernel_up = true;
+	if (s->o.timing)
+		fprintf(stderr, "gears: timing: guest kernel up at %.1f ms\n", sup_ms_since(s, gears_now_ns()));
+	if (sup_services_call(s, SUP_HOOK_KERNEL_UP, err, sizeof(err)))
+		sup_stop_vm(s, 125, err);
 }
 
 int sup_main_pid(struct sup *s)
@@ -254,6 +305,7 @@ static int loop(struct sup *s)
 			return -errno;
 		if (handle_turn(s, &t, &busy_until))
 			return 0;
+		sup_check_kernel(s, false);
 		if (gears_now_ns() >= next_watchdog) {
 			sup_gdb_watchdog(s);
 			next_watchdog = gears_now_ns() + 1000000000ull;
@@ -404,6 +456,8 @@ int sup_run(const struct sup_run_opts *o)
 			fprintf(stderr, "gears: console of VM '%s' (Ctrl-] to quit)\r\n", gears_vm__name(s->vm));
 	}
 	json_decref(gears_qmp__execute(gears_vm__qmp(s->vm), "cont", NULL));
+	/* The kernel needs a few seconds to boot: do not scan its memory before. */
+	s->next_kernel_check = gears_now_ns() + 2000000000ull;
 	if (loop(s) < 0 && !*s->why)
 		snprintf(s->why, sizeof(s->why), "supervisor failed: %s", strerror(errno));
 	code = finish(s);

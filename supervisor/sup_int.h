@@ -21,6 +21,7 @@
 
 struct sup_client {
 	int fd;
+	uint32_t console_id;	/* CONSOLE subscription (0: none): console output as CON frames */
 	struct frame_reader rd;
 	char *out;		/* frames not yet written (non-blocking socket) */
 	size_t out_len, out_cap;
@@ -90,6 +91,9 @@ struct sup {
 	struct sup_args args;	/* QEMU arguments the services added */
 	struct gears_sc *sc;
 	uint64_t sc_last_work;	/* when a poll of the engine last found something */
+	/* the guest kernel */
+	bool kernel_up;
+	uint64_t next_kernel_check;
 	/* the way out */
 	bool stopping;		/* graceful power-off requested */
 	uint64_t stop_deadline;
@@ -109,7 +113,7 @@ int sup_services_fds(struct sup *s, struct pollfd *p, int n, int max);
 int sup_services_poll(struct sup *s, const struct pollfd *p);
 int sup_services_timeout_us(struct sup *s);
 json_t *sup_services_info(struct sup *s);
-enum { SUP_HOOK_QEMU_ARGS, SUP_HOOK_LAUNCHED, SUP_HOOK_GUEST_READY, SUP_HOOK_STOPPING };
+enum { SUP_HOOK_QEMU_ARGS, SUP_HOOK_LAUNCHED, SUP_HOOK_KERNEL_UP, SUP_HOOK_GUEST_READY, SUP_HOOK_STOPPING };
 int sup_services_qemu_args(struct sup *s, struct sup_args *a, char *err, size_t errsz);
 
 /* engine.c: the shared gears_sc */
@@ -135,6 +139,10 @@ void sup_console_drain(struct sup *s);
 void sup_tty_raw(struct sup *s);
 void sup_tty_restore(struct sup *s);
 
+/* console.c */
+void sup_console_subscribe(struct sup *s, const struct sup_req *rq, bool on);
+void sup_console_type(struct sup *s, const struct sup_req *rq);
+
 /* ctl_srv.c */
 int sup_ctl_listen(struct sup *s);
 void sup_ctl_accept(struct sup *s);
@@ -142,6 +150,9 @@ void sup_ctl_input(struct sup *s, int client);
 void sup_ctl_flush(struct sup *s, int client);
 void sup_ctl_close(struct sup *s, int client);
 void sup_ctl_flush_all(struct sup *s);
+
+/* sup.c */
+void sup_check_kernel(struct sup *s, bool now);
 
 /* watchdog.c */
 void sup_gdb_watchdog(struct sup *s);

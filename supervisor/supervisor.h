@@ -24,9 +24,14 @@
  *                 parsed into it (option->parse)
  *   qemu_args     before QEMU starts: add devices, netdevs, chardevs
  *   launched      QEMU is up, paused; the VM's memory and QMP work
- *   guest_ready   the guest agent answered: set-up that needs the guest
- *                 (env rules before the command's execve, addresses on NICs);
- *                 an error here stops the VM with the service's reason
+ *   kernel_up     the guest kernel can be read (symbols, tasks): interception
+ *                 can be installed (env rules, hypercalls). Every guest gets
+ *                 it, with or without an agent, before its user space has run
+ *                 much (a distribution's services are not started yet)
+ *   guest_ready   the guest agent answered (default image only): set-up that
+ *                 runs programs in the guest (mounts, addresses on NICs); the
+ *                 main command waits for it. An error in either stops the VM
+ *                 with the service's reason
  *   poll/fds      every turn of the supervisor's loop
  *   stopping      power-off begins (the guest still runs)
  *   destroy       QEMU is gone or going; free everything
@@ -63,6 +68,7 @@ struct sup_req {
 };
 
 #define SUP_VERB_NEEDS_GUEST	0x1u	/* refused with FAIL until the guest agent is up */
+#define SUP_VERB_NEEDS_KERNEL	0x2u	/* refused with FAIL until the guest kernel is up */
 
 struct sup_verb {
 	const char *type;	/* e.g. "ENV"; upper case, unique across services */
@@ -99,6 +105,7 @@ struct sup_service {
 	void *(*create)(struct sup *s);			/* NULL + errno stops the start */
 	int (*qemu_args)(void *state, struct sup_args *a, char *err, size_t errsz);
 	int (*launched)(void *state, char *err, size_t errsz);
+	int (*kernel_up)(void *state, char *err, size_t errsz);
 	int (*guest_ready)(void *state, char *err, size_t errsz);
 	/* Extra fds for the loop's poll(): fill up to max entries, return how many. */
 	int (*fds)(void *state, struct pollfd *p, int max);
@@ -132,8 +139,9 @@ struct gears_sc *sup_sc(struct sup *s);
 /* Install the stub's hypercall handler of service `svc` now (for services
  * that are not hcall_eager). 0 or -errno. */
 int sup_hcalls_enable(struct sup *s, const struct sup_service *svc);
-/* Is the guest agent up? */
+/* Is the guest agent up? Is the guest kernel up (kernel_up was called)? */
 bool sup_guest_ready(struct sup *s);
+bool sup_kernel_up(struct sup *s);
 /* The guest pid of the main command (`gears run -- CMD`) once it runs, else 0.
  * Clients are told with a "PID 0 <pid>" frame when it starts. */
 int sup_main_pid(struct sup *s);

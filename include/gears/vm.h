@@ -44,8 +44,14 @@ struct gears_vm_opts {
 	 * A negative return aborts the launch with that errno. */
 	int (*prepare)(struct gears_vm *vm, void *ctx, const char *const **more);
 	void *prepare_ctx;
+	/* A disk image (raw or qcow2) as a virtio-blk disk. Without `kernel`,
+	 * the VM boots from it through its firmware (a real distribution's own
+	 * boot loader); with `kernel`, the kernel is booted directly. */
+	const char *disk;
+	bool snapshot;			/* disk writes go to a temporary overlay, the file stays */
+	const char *cpu;		/* QEMU CPU model (NULL: QEMU's default; "max" has LA57) */
 };
-#define gears_vm_opts__last_field prepare_ctx
+#define gears_vm_opts__last_field cpu
 
 /* Launch QEMU. Returns once QMP answers (the guest is then booting, or paused
  * with start_paused). NULL + errno: EEXIST when a live VM already has the name;
@@ -101,6 +107,10 @@ GEARS_API int gears_vm__region_gpa(struct gears_vm *vm, uint64_t *gpa);
  * symbol cache (kernel.json in the runtime directory). Owned by the VM. */
 struct gears_linux;
 GEARS_API struct gears_linux *gears_vm__linux(struct gears_vm *vm);
+/* Forget the kernel view (and its cache file): the next gears_vm__linux()
+ * reads the guest again. For a kernel looked at too early in its boot, or one
+ * that has rebooted. */
+GEARS_API void gears_vm__linux_refresh(struct gears_vm *vm);
 
 /* Launched VM: wait up to timeout_ms (-1 forever) for QEMU to exit.
  * Returns 1 exited (*status as from waitpid), 0 timeout, negative errno. */

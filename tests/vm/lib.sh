@@ -9,6 +9,11 @@ VM_PID=
 
 fail() {
 	echo "FAIL: $TEST_NAME: $*" >&2
+	# What the supervisor said, if it is gone: often the reason.
+	if [ -s "$TMP/run.err" ] && [ -n "$VM_PID" ] && ! kill -0 "$VM_PID" 2>/dev/null; then
+		echo "--- gears run's stderr:" >&2
+		tail -c 3000 "$TMP/run.err" >&2
+	fi
 	exit 1
 }
 

@@ -3,7 +3,8 @@
  * The env service: environment rules applied at every execve in the guest
  * (include/gears/env.h), set from the command line (`gears run --env RULE`,
  * in force before the command's first execve) and on a running VM (`gears env
- * NAME add|del|list`, the ENV request). Other services add rules through
+ * NAME add|del|list`, the ENV request). Command-line rules are installed as
+ * soon as the guest kernel is up, so they reach a distribution's services. Other services add rules through
  * env_service_add() (the MPI accelerator places its preload library so).
  */
 #include <errno.h>
@@ -96,7 +97,7 @@ static int opt_env(void *state, const char *arg, char *err, size_t errsz)
 	return 0;
 }
 
-static int env_guest_ready(void *state, char *err, size_t errsz)
+static int env_kernel_up(void *state, char *err, size_t errsz)
 {
 	struct env_svc *e = state;
 	int r = 0;
@@ -176,7 +177,7 @@ static const struct sup_service env_service = {
 	.options = env_options,
 	.verbs = env_verbs,
 	.create = env_create,
-	.guest_ready = env_guest_ready,
+	.kernel_up = env_kernel_up,
 	.info = env_info,
 	.destroy = env_destroy,
 };

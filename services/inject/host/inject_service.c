@@ -290,7 +290,7 @@ static int opt_hypercalls(void *state, const char *arg, char *err, size_t errsz)
 static const struct sup_service inject_service;
 
 /* --hypercalls: in force before the command runs. */
-static int inject_guest_ready(void *state, char *err, size_t errsz)
+static int inject_kernel_up(void *state, char *err, size_t errsz)
 {
 	struct svc *v = state;
 	int r;
@@ -322,7 +322,7 @@ static const struct sup_option inject_options[] = {
 };
 
 static const struct sup_verb inject_verbs[] = {
-	{ "INJECT", SUP_VERB_NEEDS_GUEST, req_inject },
+	{ "INJECT", SUP_VERB_NEEDS_KERNEL, req_inject },
 	{ 0 },
 };
 
@@ -335,7 +335,7 @@ static const struct sup_service inject_service = {
 	.hcall_hi = GEARS_HC_PING,
 	.hcall = hcall_ping,
 	.create = inject_create,
-	.guest_ready = inject_guest_ready,
+	.kernel_up = inject_kernel_up,
 	.poll = inject_poll,
 	.timeout_us = inject_timeout_us,
 	.client_gone = inject_client_gone,
