@@ -463,8 +463,11 @@ static void flood(struct vnet_sw *sw, struct vnet_port *in, struct vnet_frame *f
 	for (int i = 0; i < VNET_MAX_PORTS; i++) {
 		struct vnet_port *p = sw->ports[i];
 
-		/* Exactly the ports of the frame's overlay, never back. */
-		if (!p || p == in || p->vni != in->vni || !p->up)
+		/* Exactly the ports of the frame's overlay, never back, and never
+		 * from one link to another (split horizon: links form a full mesh
+		 * between bridges, as VXLAN tunnels do, so relaying would loop). */
+		if (!p || p == in || p->vni != in->vni || !p->up ||
+		    (in->kind == VNET_PORT_LINK && p->kind == VNET_PORT_LINK))
 			continue;
 		deliver(sw, in, p, f, false);
 		any = true;
