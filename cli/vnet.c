@@ -94,8 +94,8 @@ static int do_start(int argc, char **argv)
 	int c, pfd[2];
 	char dir[200], log[256], line[600] = "";
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	optind = 0;	/* options may follow NAME: let getopt permute */
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': o.listen = optarg; break;
 		case 'm': o.mtu = (unsigned)atoi(optarg);
