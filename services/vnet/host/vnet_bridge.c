@@ -567,6 +567,13 @@ static json_t *handle_req(struct bridge *b, json_t *req)
 
 		if (!name || bad || (o && !json_is_integer(o)))
 			return fail("port_add wants name, vni (0..%u), owner (pid)", VNET_VNI_MAX);
+		/* A VM started again under the same name before the tick noticed
+		 * its old supervisor died takes the port over. */
+		struct vnet_port *old = vnet_sw_port_find(b->sw, name);
+
+		if (old && old->kind == VNET_PORT_VHOST && b->info[old->id].owner > 0 &&
+		    kill(b->info[old->id].owner, 0) && errno == ESRCH)
+			del_port(b, old);
 		if (add_vhost_port(b, name, vni, (int)json_integer_value(o), err, sizeof(err)))
 			return fail("%s", err);
 		save_config(b);
