@@ -6,7 +6,9 @@
  *   1: a guest frame: a 12-byte virtio-net header, then the frame, through
  *      the switch to a port without offloads (segmentation, checksums);
  *   2: guest ring memory: the rest is a descriptor table, available ring and
- *      buffers that vnet_vq_pop walks on a transmit and a receive queue.
+ *      buffers that vnet_vq_pop walks on a transmit and a receive queue;
+ *   3: a burst of inner frames from a link (2-byte length, then the frame)
+ *      through receive coalescing and on into the switch.
  * Every buffer is an exact-size copy, so ASan sees any read past the end.
  */
 #include <errno.h>
@@ -122,6 +124,46 @@ static void rings(const uint8_t *d, size_t n)
 	}
 }
 
+static void gro_burst(const uint8_t *d, size_t n)
+{
+	static uint8_t buf[VNET_FRAME_MAX];
+	struct vnet_gro g = { .buf = buf };
+	struct vnet_offload o;
+	size_t len;
+
+	for (int i = 0; i < 64 && n >= 2; i++) {
+		size_t l = (size_t)(d[0] | d[1] << 8) % 1600;
+
+		d += 2;
+		n -= 2;
+		if (l > n)
+			l = n;
+		uint8_t *seg = malloc(l ? l : 1);
+
+		memcpy(seg, d, l);
+		if (!vnet_gro_add(&g, seg, l)) {
+			if (vnet_gro_finish(&g, &len, &o)) {
+				struct vnet_frame *f = vnet_frame_new(len);
+
+				memcpy(f->data, buf, len);
+				f->off = o;
+				vnet_sw_input(sw, link, f);
+			}
+			vnet_gro_add(&g, seg, l);
+		}
+		free(seg);
+		d += l;
+		n -= l;
+	}
+	if (vnet_gro_finish(&g, &len, &o)) {
+		struct vnet_frame *f = vnet_frame_new(len);
+
+		memcpy(f->data, buf, len);
+		f->off = o;
+		vnet_sw_input(sw, link, f);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -129,10 +171,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	if (!size)
 		return 0;
-	switch (data[0] % 3) {
+	switch (data[0] % 4) {
 	case 0: one_datagram(data + 1, size - 1); break;
 	case 1: one_guest_frame(data + 1, size - 1); break;
-	default: rings(data + 1, size - 1); break;
+	case 2: rings(data + 1, size - 1); break;
+	default: gro_burst(data + 1, size - 1); break;
 	}
 	drain();
 	return 0;

@@ -8,6 +8,7 @@
 #   tapbr     a tap per VM on a Linux kernel bridge
 #   vnetx     GEARS bridges in two namespaces ("hosts") joined by a VXLAN link
 #   linuxvx   Linux's own overlay: tap + kernel bridge + vxlan device per namespace
+#             (its UDP port is 4790: a vxlan device binds its port on every address)
 #
 # Per path: iperf3 TCP throughput VM1 -> VM2 (T seconds), ping RTT (N pings),
 # the host's CPU use during the iperf3 run (all cores, from /proc/stat), and
@@ -39,6 +40,7 @@ cleanup() {
 		ip netns del "$n" 2>/dev/null
 	done
 	for t in ${P}l1 ${P}l2 ${P}v1 ${P}v2; do ip link del "$t" 2>/dev/null; done
+	for b in $BL $BX $BY; do rm -rf "$("$GEARS" list --runtime-dir)/.vnet/$b"; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -54,7 +56,7 @@ nsx $NSL ip link add br0 type bridge && nsx $NSL ip link set br0 up || die "brid
 for i in 1 2; do
 	ns=$NSX; [ $i = 2 ] && ns=$NSY
 	peer=198.18.0.2; [ $i = 2 ] && peer=198.18.0.1
-	nsx $ns ip link add vx0 type vxlan id 5 remote $peer local 198.18.0.$i dstport 4789 dev ${P}u$( [ $i = 1 ] && echo x || echo y) &&
+	nsx $ns ip link add vx0 type vxlan id 5 remote $peer local 198.18.0.$i dstport 4790 dev ${P}u$( [ $i = 1 ] && echo x || echo y) &&
 		nsx $ns ip link add br0 type bridge && nsx $ns ip link set vx0 master br0 &&
 		nsx $ns ip link set vx0 up && nsx $ns ip link set br0 up || die "Linux vxlan in $ns"
 	ip tuntap add ${P}l$i mode tap && ip tuntap add ${P}v$i mode tap || die "tap"

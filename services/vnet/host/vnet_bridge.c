@@ -21,6 +21,7 @@
 #include <sys/time.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <netinet/udp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +52,7 @@ struct port_info {		/* the bridge's view of a port, by switch port id */
 	struct sockaddr_in peer;	/* links */
 	char peer_txt[64];
 	uint8_t vxh[VNET_VXLAN_HLEN];
+	struct vnet_gro gro;	/* links: TCP segments being merged */
 };
 
 struct bridge {
@@ -64,6 +66,7 @@ struct bridge {
 	int udp_fd;
 	struct vnet_ev udp_ev, udp_work;
 	bool udp_out_armed;
+	bool udp_gso;		/* UDP_SEGMENT sends (off after the kernel refuses one) */
 	int ctl_fd, sig_fd, timer_fd;
 	struct vnet_ev ctl_ev, sig_ev, timer_ev;
 	struct ctl_client clients[MAX_CLIENTS];
@@ -254,6 +257,11 @@ static int add_link(struct bridge *b, const char *name, const char *peer, uint32
 	p->max_frame = VNET_ETH_HLEN + b->mtu;
 	p->caps = 0;
 	b->info[p->id] = (struct port_info){ .peer = sa };
+	b->info[p->id].gro.buf = malloc(VNET_FRAME_MAX);
+	if (!b->info[p->id].gro.buf) {
+		vnet_sw_port_del(b->sw, p);
+		return snprintf(err, errsz, "out of memory"), -ENOMEM;
+	}
 	snprintf(b->info[p->id].peer_txt, sizeof(b->info[p->id].peer_txt), "%s", peer);
 	vnet_vxlan_build(b->info[p->id].vxh, vni);
 	vnet_sw_port_set_up(b->sw, p, true);
@@ -264,6 +272,7 @@ static void del_port(struct bridge *b, struct vnet_port *p)
 {
 	if (p->kind == VNET_PORT_VHOST)
 		vnet_vhost_free(b->info[p->id].vh);
+	free(b->info[p->id].gro.buf);
 	memset(&b->info[p->id], 0, sizeof(b->info[p->id]));
 	vnet_sw_port_del(b->sw, p);
 }
@@ -278,11 +287,20 @@ static void udp_arm_out(struct bridge *b, bool on)
 	vnet_loop_mod(&b->loop, b->udp_fd, EPOLLIN | (on ? EPOLLOUT : 0), &b->udp_ev);
 }
 
+#define GSO_SEGS 64		/* the kernel's limit of segments per UDP GSO send */
+#define GSO_BYTES 65000		/* below UDP's 65507-byte payload limit */
+
+/* Frames waiting on links, out through sendmmsg. With UDP GSO (the kernel
+ * cuts one send into datagrams of one size, the last may be shorter) a run
+ * of equal-sized frames — the segments of one guest TSO frame — is one
+ * message; the datagrams on the wire are the same. */
 static void udp_flush(struct bridge *b)
 {
+	static struct iovec iov[UDP_BATCH][2 * GSO_SEGS];
 	struct mmsghdr msgs[UDP_BATCH];
-	struct iovec iov[UDP_BATCH][2];
+	union { char buf[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; } ctl[UDP_BATCH];
 	int owner[UDP_BATCH];
+	unsigned count[UDP_BATCH];
 
 	for (;;) {
 		int n = 0;
@@ -294,15 +312,40 @@ static void udp_flush(struct bridge *b)
 			if (!p || p->kind != VNET_PORT_LINK)
 				continue;
 			while (n < UDP_BATCH && taken[i] < p->q_len) {
-				struct vnet_frame *f = p->q[(p->q_head + taken[i]) % VNET_Q_FRAMES];
+				unsigned c = 0;
+				size_t seg = 0, bytes = 0;
 
-				iov[n][0] = (struct iovec){ b->info[i].vxh, VNET_VXLAN_HLEN };
-				iov[n][1] = (struct iovec){ f->data, f->len };
+				while (taken[i] + c < p->q_len && c < (b->udp_gso ? GSO_SEGS : 1)) {
+					struct vnet_frame *f = p->q[(p->q_head + taken[i] + c) % VNET_Q_FRAMES];
+
+					if (c && (f->len > seg || bytes + VNET_VXLAN_HLEN + f->len > GSO_BYTES))
+						break;
+					iov[n][2 * c] = (struct iovec){ b->info[i].vxh, VNET_VXLAN_HLEN };
+					iov[n][2 * c + 1] = (struct iovec){ f->data, f->len };
+					bytes += VNET_VXLAN_HLEN + f->len;
+					c++;
+					if (c == 1)
+						seg = f->len;
+					else if (f->len < seg)
+						break;	/* a shorter one ends the run */
+				}
 				msgs[n].msg_hdr = (struct msghdr){ .msg_name = &b->info[i].peer,
 								   .msg_namelen = sizeof(b->info[i].peer),
-								   .msg_iov = iov[n], .msg_iovlen = 2 };
-				owner[n++] = i;
-				taken[i]++;
+								   .msg_iov = iov[n], .msg_iovlen = 2 * c };
+				if (c > 1) {
+					struct cmsghdr *cm = (struct cmsghdr *)ctl[n].buf;
+					uint16_t gso = (uint16_t)(VNET_VXLAN_HLEN + seg);
+
+					msgs[n].msg_hdr.msg_control = ctl[n].buf;
+					msgs[n].msg_hdr.msg_controllen = sizeof(ctl[n].buf);
+					cm->cmsg_level = SOL_UDP;
+					cm->cmsg_type = UDP_SEGMENT;
+					cm->cmsg_len = CMSG_LEN(sizeof(gso));
+					memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+				}
+				owner[n] = i;
+				count[n++] = c;
+				taken[i] += c;
 			}
 		}
 		if (!n) {
@@ -312,12 +355,13 @@ static void udp_flush(struct bridge *b)
 		int k = sendmmsg(b->udp_fd, msgs, (unsigned)n, MSG_DONTWAIT);
 		int e = errno;
 
-		if (k > 0) {
+		if (k > 0)
 			b->udp_tx_batches++;
-			b->udp_tx_dgrams += (uint64_t)k;
+		for (int i = 0; i < (k > 0 ? k : 0); i++) {
+			b->udp_tx_dgrams += count[i];
+			for (unsigned c = 0; c < count[i]; c++)
+				vnet_port_pop(b->sw, b->sw->ports[owner[i]], true, 0);
 		}
-		for (int i = 0; i < (k > 0 ? k : 0); i++)
-			vnet_port_pop(b->sw, b->sw->ports[owner[i]], true, 0);
 		if (k == n)
 			continue;
 		if (k < 0 && (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)) {
@@ -325,7 +369,14 @@ static void udp_flush(struct bridge *b)
 			return;
 		}
 		if (k >= 0 && k < n)
-			continue;	/* the next call reports the failing datagram */
+			continue;	/* the next call reports the failing message */
+		if (count[0] > 1) {
+			/* The kernel refused GSO (too old, or the route's device): send
+			 * datagram by datagram from now on. */
+			fprintf(stderr, "vnet: UDP GSO refused (%s); sending datagrams one by one\n", strerror(e));
+			b->udp_gso = false;
+			continue;
+		}
 		/* This datagram cannot be sent (too big for the route, no route to
 		 * the peer): drop it, counted, and go on with the rest. */
 		vnet_port_pop(b->sw, b->sw->ports[owner[0]], false,
@@ -357,56 +408,120 @@ static struct vnet_port *find_link(struct bridge *b, const struct sockaddr_in *f
 	return NULL;
 }
 
+static void deliver_link(struct bridge *b, struct vnet_port *p, const uint8_t *d, size_t len,
+			 const struct vnet_offload *o)
+{
+	struct vnet_frame *f = vnet_frame_new(len);
+
+	if (!f) {
+		p->st.drops[VNET_DROP_NO_MEMORY]++;
+		return;
+	}
+	memcpy(f->data, d, len);
+	if (o)
+		f->off = *o;
+	vnet_sw_input(b->sw, p, f);
+}
+
+static void gro_flush(struct bridge *b, struct vnet_port *p)
+{
+	struct vnet_gro *g = &b->info[p->id].gro;
+	struct vnet_offload o;
+	size_t len;
+
+	if (vnet_gro_finish(g, &len, &o))
+		deliver_link(b, p, g->buf, len, &o);
+}
+
+/* An inner frame from link p: merged with the TCP segments before it when it
+ * continues their stream, else delivered after them. */
+static void link_frame(struct bridge *b, struct vnet_port *p, const uint8_t *d, size_t len)
+{
+	struct vnet_gro *g = &b->info[p->id].gro;
+
+	if (!vnet_gro_add(g, d, len)) {
+		gro_flush(b, p);
+		if (!vnet_gro_add(g, d, len)) {
+			deliver_link(b, p, d, len, NULL);
+			return;
+		}
+	}
+	if (g->closed)
+		gro_flush(b, p);
+}
+
+/* One datagram from `from`: checked, then its inner frame to its link. */
+static void one_datagram(struct bridge *b, const struct sockaddr_in *from, const uint8_t *d, size_t len)
+{
+	struct vnet_vxlan vx;
+	struct vnet_port *p;
+	bool ip_known;
+
+	b->udp_rx_dgrams++;
+	if (vnet_vxlan_parse(d, len, &vx) < 0) {
+		vnet_sw_drop(b->sw, NULL, VNET_DROP_BAD_HEADER);
+		return;
+	}
+	p = find_link(b, from, vx.vni, &ip_known);
+	if (!p) {
+		vnet_sw_drop(b->sw, NULL, ip_known ? VNET_DROP_UNKNOWN_VNI : VNET_DROP_UNKNOWN_PEER);
+		return;
+	}
+	len -= VNET_VXLAN_HLEN;
+	if (len > p->max_frame) {
+		p->st.drops[VNET_DROP_OVERSIZE]++;
+		return;
+	}
+	link_frame(b, p, d + VNET_VXLAN_HLEN, len);
+}
+
 static void udp_receive(struct bridge *b)
 {
 	struct mmsghdr msgs[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
 	struct sockaddr_in from[UDP_BATCH];
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } ctl[UDP_BATCH];
 
 	for (int round = 0; round < UDP_RX_BUDGET; round++) {
 		for (int i = 0; i < UDP_BATCH; i++) {
 			iov[i] = (struct iovec){ b->rxbuf[i], sizeof(b->rxbuf[i]) };
 			msgs[i].msg_hdr = (struct msghdr){ .msg_name = &from[i], .msg_namelen = sizeof(from[i]),
-							   .msg_iov = &iov[i], .msg_iovlen = 1 };
+							   .msg_iov = &iov[i], .msg_iovlen = 1,
+							   .msg_control = ctl[i].buf, .msg_controllen = sizeof(ctl[i].buf) };
 		}
 		int n = recvmmsg(b->udp_fd, msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
 
 		if (n <= 0)
 			return;
 		b->udp_rx_batches++;
-		b->udp_rx_dgrams += (uint64_t)n;
 		b->sw->now_ns = now_ns();
 		for (int i = 0; i < n; i++) {
-			const uint8_t *d = b->rxbuf[i];
-			size_t len = msgs[i].msg_len;
-			struct vnet_vxlan vx;
-			struct vnet_port *p;
-			bool ip_known;
+			struct msghdr *mh = &msgs[i].msg_hdr;
+			size_t len = msgs[i].msg_len, seg = len;
 
-			if ((msgs[i].msg_hdr.msg_flags & MSG_TRUNC) || msgs[i].msg_hdr.msg_namelen != sizeof(from[i]) ||
-			    vnet_vxlan_parse(d, len, &vx) < 0) {
+			if ((mh->msg_flags & MSG_TRUNC) || mh->msg_namelen != sizeof(from[i])) {
+				b->udp_rx_dgrams++;
 				vnet_sw_drop(b->sw, NULL, VNET_DROP_BAD_HEADER);
 				continue;
 			}
-			p = find_link(b, &from[i], vx.vni, &ip_known);
-			if (!p) {
-				vnet_sw_drop(b->sw, NULL, ip_known ? VNET_DROP_UNKNOWN_VNI : VNET_DROP_UNKNOWN_PEER);
-				continue;
-			}
-			len -= VNET_VXLAN_HLEN;
-			if (len > p->max_frame) {
-				p->st.drops[VNET_DROP_OVERSIZE]++;
-				continue;
-			}
-			struct vnet_frame *f = vnet_frame_new(len);
+			/* UDP GRO: the kernel joined datagrams of one size (the last
+			 * may be shorter) from one sender; cut them apart again. */
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+				int g;
 
-			if (!f) {
-				p->st.drops[VNET_DROP_NO_MEMORY]++;
-				continue;
+				if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+					memcpy(&g, CMSG_DATA(c), sizeof(g));
+					if (g > 0)
+						seg = (size_t)g;
+				}
 			}
-			memcpy(f->data, d + VNET_VXLAN_HLEN, len);
-			vnet_sw_input(b->sw, p, f);
+			for (size_t off = 0; off < len; off += seg)
+				one_datagram(b, &from[i], b->rxbuf[i] + off, len - off < seg ? len - off : seg);
 		}
+		/* A merge never waits for the next batch: latency stays one batch. */
+		for (int i = 0; i < VNET_MAX_PORTS; i++)
+			if (b->sw->ports[i] && b->sw->ports[i]->kind == VNET_PORT_LINK && b->info[i].gro.len)
+				gro_flush(b, b->sw->ports[i]);
 		if (n < UDP_BATCH)
 			return;
 	}
@@ -836,6 +951,13 @@ static int open_udp(struct bridge *b, char *err, size_t errsz)
 		setsockopt(b->udp_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	if (setsockopt(b->udp_fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
 		setsockopt(b->udp_fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	/* Batching in the kernel: GSO sends of a TSO frame's segments, GRO
+	 * receives of a sender's burst (both leave the datagrams on the wire
+	 * exactly as plain sends would). */
+	int one = 1;
+
+	b->udp_gso = true;
+	setsockopt(b->udp_fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 	if (bind(b->udp_fd, (struct sockaddr *)&b->listen_sa, sizeof(b->listen_sa)))
 		return snprintf(err, errsz, "bind %s: %s", b->listen, strerror(errno)), -errno;
 	b->rxbuf = malloc(sizeof(*b->rxbuf) * UDP_BATCH);
@@ -896,6 +1018,7 @@ int vnet_bridge_run(const struct vnet_bridge_opts *o)
 	struct bridge *b = calloc(1, sizeof(*b));
 	char path[256], err[512] = "";
 	int lock_fd = -1, r = 0;
+	bool locked = false;	/* only the lock's holder may remove files */
 	json_t *cfg = NULL;
 	sigset_t m;
 
@@ -929,6 +1052,7 @@ int vnet_bridge_run(const struct vnet_bridge_opts *o)
 		r = -EBUSY;
 		goto out;
 	}
+	locked = true;
 	snprintf(path, sizeof(path), "%s/config.json", b->dir);
 	cfg = json_load_file(path, 0, NULL);
 	b->mtu = o->mtu ? o->mtu : cfg && json_integer_value(json_object_get(cfg, "mtu")) > 0 ?
@@ -1007,7 +1131,12 @@ out:
 		close(b->sig_fd);
 	if (b->timer_fd >= 0)
 		close(b->timer_fd);
-	if (b->erase) {
+	/* A bridge that never served and has no saved configuration leaves
+	 * nothing behind; one that served keeps config.json unless stopped. */
+	snprintf(path, sizeof(path), "%s/config.json", b->dir);
+	if (r && locked && !cfg && access(path, F_OK))
+		b->erase = true;
+	if (b->erase && locked) {
 		static const char *const files[] = { "config.json", "bridge.log", "lock" };
 
 		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {

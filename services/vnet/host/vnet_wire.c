@@ -274,3 +274,99 @@ void vnet_mac_format(const uint8_t *mac, char *out)
 {
 	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 }
+
+/* ---- receive coalescing ---- */
+
+#define TCP_ACK 0x10
+#define TCP_PSH 0x08
+
+bool vnet_gro_eligible(const uint8_t *f, size_t len)
+{
+	const uint8_t *ip = f + VNET_ETH_HLEN, *tcp = ip + 20;
+	size_t tl, doff;
+
+	if (len < VNET_ETH_HLEN + 40 || rd16be(f + 12) != 0x0800 || ip[0] != 0x45 || ip[9] != 6)
+		return false;
+	tl = rd16be(ip + 2);
+	if (tl != len - VNET_ETH_HLEN || (rd16be(ip + 6) & 0x3fff))	/* padding, MF or an offset */
+		return false;
+	doff = (size_t)(tcp[12] >> 4) * 4;
+	if (doff < 20 || 20 + doff >= tl || (tcp[13] & ~(TCP_ACK | TCP_PSH)) || !(tcp[13] & TCP_ACK))
+		return false;
+	/* Both checksums must hold: the merged frame's is trusted by its receiver. */
+	if (vnet_csum_fold(vnet_csum_add(0, ip, 20)) != 0)
+		return false;
+	uint32_t sum = vnet_csum_add(0, ip + 12, 8) + 6 + (uint32_t)(tl - 20);
+
+	return vnet_csum_fold(vnet_csum_add(sum, tcp, tl - 20)) == 0;
+}
+
+int vnet_gro_add(struct vnet_gro *g, const uint8_t *f, size_t len)
+{
+	const uint8_t *ip = f + VNET_ETH_HLEN, *tcp = ip + 20;
+	size_t hdrs, payload;
+
+	if (!vnet_gro_eligible(f, len))
+		return 0;
+	hdrs = VNET_ETH_HLEN + 20 + (size_t)(tcp[12] >> 4) * 4;
+	payload = len - hdrs;
+	if (!g->len) {
+		if (len > VNET_FRAME_MAX)
+			return 0;
+		memcpy(g->buf, f, len);
+		g->len = len;
+		g->hdrs = hdrs;
+		g->mss = (uint16_t)payload;
+		g->next_seq = rd32be(tcp + 4) + (uint32_t)payload;
+		g->segs = 1;
+		g->closed = tcp[13] & TCP_PSH;
+		return 1;
+	}
+	uint8_t *gip = g->buf + VNET_ETH_HLEN, *gtcp = gip + 20;
+
+	/* Same flow and headers: Ethernet, TOS, DF, TTL, addresses, ports, ack,
+	 * TCP options; the next byte of the stream; not longer than the first. */
+	if (g->closed || hdrs != g->hdrs || payload > g->mss || rd32be(tcp + 4) != g->next_seq ||
+	    g->len + payload > VNET_FRAME_MAX || g->len + payload - VNET_ETH_HLEN > 0xffff ||
+	    memcmp(f, g->buf, VNET_ETH_HLEN) || ip[1] != gip[1] || (ip[6] & 0x40) != (gip[6] & 0x40) ||
+	    ip[8] != gip[8] || memcmp(ip + 12, gip + 12, 8) || memcmp(tcp, gtcp, 4) ||
+	    memcmp(tcp + 8, gtcp + 8, 4) || memcmp(tcp + 20, gtcp + 20, hdrs - VNET_ETH_HLEN - 40))
+		return 0;
+	memcpy(g->buf + g->len, f + hdrs, payload);
+	g->len += payload;
+	g->next_seq += (uint32_t)payload;
+	g->segs++;
+	memcpy(gtcp + 14, tcp + 14, 2);		/* the latest window */
+	gtcp[13] |= tcp[13] & TCP_PSH;
+	g->closed = payload < g->mss || (tcp[13] & TCP_PSH);
+	return 1;
+}
+
+bool vnet_gro_finish(struct vnet_gro *g, size_t *len, struct vnet_offload *o)
+{
+	uint8_t *ip = g->buf + VNET_ETH_HLEN, *tcp = ip + 20;
+
+	if (!g->len)
+		return false;
+	*len = g->len;
+	memset(o, 0, sizeof(*o));
+	if (g->segs > 1) {
+		size_t tl = g->len - VNET_ETH_HLEN;
+
+		wr16be(ip + 2, (uint16_t)tl);
+		wr16be(ip + 10, 0);
+		wr16be(ip + 10, vnet_csum_fold(vnet_csum_add(0, ip, 20)));
+		/* A partial checksum as a TSO sender leaves it: the pseudo-header
+		 * sum, not inverted; the receiver trusts it (NEEDS_CSUM). */
+		uint32_t ph = vnet_csum_add(0, ip + 12, 8) + 6 + (uint32_t)(tl - 20);
+
+		wr16be(tcp + 16, (uint16_t)~vnet_csum_fold(ph));
+		*o = (struct vnet_offload){ .flags = VNET_VHDR_F_NEEDS_CSUM, .gso_type = VNET_GSO_TCPV4,
+					    .hdr_len = (uint16_t)g->hdrs, .gso_size = g->mss,
+					    .csum_start = VNET_ETH_HLEN + 20, .csum_offset = 16 };
+	}
+	g->len = 0;
+	g->segs = 0;
+	g->closed = false;
+	return true;
+}

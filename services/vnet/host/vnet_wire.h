@@ -95,6 +95,38 @@ typedef int (*vnet_emit_fn)(void *ctx, const uint8_t *seg, size_t len);
 int vnet_gso_segment(const uint8_t *frame, size_t len, const struct vnet_offload *o, size_t max_frame,
 		     vnet_emit_fn emit, void *ctx);
 
+/*
+ * Receive coalescing (GRO) of TCP/IPv4 segments that arrive one datagram
+ * each on a link: consecutive segments of one flow become one GSO frame (as
+ * the sender's TSO frame was), so a guest that takes GSO frames gets 64 KiB
+ * instead of 44 frames. Only segments whose IP and TCP checksums verify are
+ * merged (the merged frame carries a partial checksum the receiver trusts);
+ * anything unusual (options that differ, flags other than ACK/PSH, IP
+ * options or fragments, a gap in the sequence) ends the merge.
+ *
+ * The caller owns the buffer: `buf` holds up to VNET_FRAME_MAX bytes.
+ */
+struct vnet_gro {
+	uint8_t *buf;
+	size_t len;		/* bytes in buf; 0: nothing held */
+	size_t hdrs;		/* Ethernet + IPv4 + TCP header bytes */
+	uint32_t next_seq;
+	uint16_t mss;		/* payload of the first segment */
+	unsigned segs;
+	bool closed;		/* the last segment was short or had PSH: flush */
+};
+
+/* Offer a segment. 1: it was taken (held in g; flush when closed or at the
+ * end of the batch); 0: it cannot join what g holds (flush g, then offer it
+ * again) or is not a mergeable segment at all (flush g, deliver it as is:
+ * vnet_gro_eligible tells which). */
+int vnet_gro_add(struct vnet_gro *g, const uint8_t *seg, size_t len);
+bool vnet_gro_eligible(const uint8_t *seg, size_t len);
+/* Finish what g holds: the frame is buf[0..*len) with offload state *o
+ * (GSO TCPv4 with a partial checksum when several segments were merged,
+ * none for one). Empties g. Returns false when g held nothing. */
+bool vnet_gro_finish(struct vnet_gro *g, size_t *len, struct vnet_offload *o);
+
 /* Parse a MAC "aa:bb:cc:dd:ee:ff" (0 or -EINVAL); format into 18 bytes. */
 int vnet_mac_parse(const char *s, uint8_t *mac);
 void vnet_mac_format(const uint8_t *mac, char *out);
