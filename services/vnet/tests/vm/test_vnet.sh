@@ -214,7 +214,8 @@ ok "bridge B restarted from its saved configuration: VM3 reconnected, ping acros
 # ---- a VM that crashes frees its port
 # (its supervisor's pid from its state file: `gears list` would do, but it
 # leaks under LSan when a stale VM directory is around)
-kill -9 "$(jq -r .pid "$("$GEARS" list --runtime-dir)/$VM2/state.json")" 2>/dev/null
+ST2=$("$GEARS" list --runtime-dir)/$VM2/state.json
+kill -9 "$(jq -r .pid "$ST2")" 2>/dev/null
 i=0
 until [ -z "$(stat $BA '.ports[]|select(.name=="'$VM2'").name')" ]; do
 	i=$((i + 1)); [ $i -lt 40 ] || fail "port of the dead VM2 still there"; sleep 0.5
@@ -223,3 +224,8 @@ done
 stat $BA '.macs[].mac' | grep -q $MAC2 && fail "dead VM2's MAC still learned"
 pingok $VM1 198.19.1.3 "ping VM1 -> VM3 after VM2 died"
 ok "a crashed VM's ports are removed, its MAC forgotten, the others go on"
+# What a killed supervisor leaves (its name is never used again to clean it up).
+for f in $(jq -r '.ram_path, .region_path' "$ST2"); do
+	case $f in /dev/shm/gears-$VM2-*) rm -f "$f" ;; esac
+done
+rm -rf "$(dirname "$ST2")"
