@@ -235,6 +235,13 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) | $(GEN)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
+# The VNET fuzzer reaches into the service's parsers and switching core
+# (services/vnet/host: no supervisor needed for those).
+VNET_CORE_SRCS := services/vnet/host/vnet_wire.c services/vnet/host/vnet_switch.c services/vnet/host/vnet_virtq.c
+build/fuzz/fuzz_vnet: tests/fuzz/fuzz_vnet.c $(LIB_SRCS) $(VNET_CORE_SRCS) | $(GEN)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(VNET_CORE_SRCS) $(LDLIBS)
 FUZZ_SECONDS ?= 20
 fuzz: $(FUZZ_BINS)
 	@./tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)

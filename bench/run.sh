@@ -13,4 +13,13 @@ for b in build/bench/*; do
 	echo "== $(basename "$b")"
 	"$b" || fail=1
 done
+# Services' benchmarks that are scripts (services/NAME/bench/*.sh).
+for b in services/*/bench/*.sh; do
+	[ -f "$b" ] || continue
+	if [ -n "${BENCH:-}" ] && ! echo " $BENCH " | grep -q " $(basename "$b" .sh) "; then
+		continue
+	fi
+	echo "== $(basename "$b" .sh)"
+	sh "$b" || fail=1
+done
 exit $fail

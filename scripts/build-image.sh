@@ -7,7 +7,7 @@
 #   release      its `uname -r` string
 #   initrd.img   an uncompressed newc cpio: busybox, /init, the gears agent and guest
 #                programs, LD_PRELOAD libraries (/lib/gears), strace, coreutils'
-#                uname (/usr/bin/uname-coreutils), and the virtio modules
+#                uname (/usr/bin/uname-coreutils), iperf3, and the virtio modules
 # Scratch: OUT_DIR/dl (downloaded .debs), OUT_DIR/kernel and OUT_DIR/busybox (the
 # extracted packages), OUT_DIR/root (the staged initramfs, recreated on every run).
 #
@@ -181,6 +181,13 @@ copy_libs "$STRACE"
 [ -x /usr/bin/uname ] || die "no /usr/bin/uname on the host (coreutils)"
 install -m 755 /usr/bin/uname usr/bin/uname-coreutils
 copy_libs /usr/bin/uname
+
+# Debian's iperf3 (dynamically linked, with libiperf, libcrypto, libsctp): the
+# independent TCP oracle and load generator of the VNET tests and benchmarks.
+IPERF3=$(command -v iperf3 || true)
+[ -n "$IPERF3" ] || die "iperf3 is not installed on the host (run scripts/install-deps.sh)"
+install -m 755 "$IPERF3" usr/bin/iperf3
+copy_libs "$IPERF3"
 
 # Kernel modules: each wanted module plus its dependencies, as modprobe resolves them
 # against the extracted kernel. Modules built into the kernel print "builtin NAME".
