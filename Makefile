@@ -271,4 +271,4 @@ demo: deps
 clean:
 	rm -rf build
 
--include $(shell find build -type f -name '*.d' 2>/dev/null)
+-include $(shell find build/obj build/asan/obj -type f -name '*.d' 2>/dev/null)
