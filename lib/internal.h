@@ -15,6 +15,8 @@
 #include <gears/mem.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* x86-64: addresses from here up are the kernel's (canonical upper half). */
+#define KERNEL_HALF 0xffff800000000000ull
 #define GEARS_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define GEARS_MAX(a, b) ((a) > (b) ? (a) : (b))
 

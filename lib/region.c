@@ -87,11 +87,6 @@ long gears_region__alloc(struct gears_region *r, size_t size, size_t align)
 	return (long)at;
 }
 
-void gears_region__reset(struct gears_region *r)
-{
-	r->brk = ALLOC_START;
-}
-
 /* Guest-physical address of the PDPT that the kernel half (PML4 511) uses. */
 static int find_pdpt(struct gears_region *r, uint64_t *pdpt)
 {
@@ -218,7 +213,7 @@ static int pick_kernel_cpu(struct gears_gdb *g, struct gears_regs *regs,
 		for (int cpu = 0; cpu < gears_gdb__ncpus(g); cpu++) {
 			if ((r = gears_gdb__regs(g, cpu, regs)))
 				return r;
-			if ((regs->cs & 3) == 0 && regs->rsp >= 0xffff800000000000ull && (!ok || ok(regs, ctx)))
+			if ((regs->cs & 3) == 0 && regs->rsp >= KERNEL_HALF && (!ok || ok(regs, ctx)))
 				return cpu;
 		}
 		if ((r = gears_gdb__cont(g)))

@@ -22,7 +22,6 @@
 #include "syscall_int.h"
 #include "sc_stub.h"
 
-#define KERNEL_HALF 0xffff800000000000ull
 #define SCAN_CALL 512		/* bytes of entry code searched for the call */
 #define RING_STUCK_NS 200000000ull	/* an uncommitted record this old is skipped */
 
@@ -161,31 +160,30 @@ static int read_facts(struct gears_sc *sc)
 	    (r = member(sc, "task_struct", "comm", &sc->off_comm)) ||
 	    (r = member(sc, "task_struct", "real_parent", &sc->off_parent)))
 		return r;
-	static const char *const names[] = { "di", "si", "dx", "r10", "r8", "r9", "ax", "orig_ax",
-					     "ip", "sp", "bx", "cx", "bp" };
-	uint32_t *slots[] = { &sc->r.di, &sc->r.si, &sc->r.dx, &sc->r.r10, &sc->r.r8, &sc->r.r9,
-			      &sc->r.ax, &sc->r.orig_ax, &sc->r.ip, &sc->r.sp, &sc->r.bx, &sc->r.cx,
-			      &sc->r.bp };
+	/* The stub and the host use the fixed x86-64 layout (each offset the stub
+	 * had to load would cost it under TCG): the guest's must be that one. */
+	static const struct { const char *name; uint32_t off; } fixed[] = {
+		{ "r15", GEARS_PTREGS_R15 }, { "r14", GEARS_PTREGS_R14 }, { "r13", GEARS_PTREGS_R13 },
+		{ "r12", GEARS_PTREGS_R12 }, { "bp", GEARS_PTREGS_BP }, { "bx", GEARS_PTREGS_BX },
+		{ "r11", GEARS_PTREGS_R11 }, { "r10", GEARS_PTREGS_R10 }, { "r9", GEARS_PTREGS_R9 },
+		{ "r8", GEARS_PTREGS_R8 }, { "ax", GEARS_PTREGS_AX }, { "cx", GEARS_PTREGS_CX },
+		{ "dx", GEARS_PTREGS_DX }, { "si", GEARS_PTREGS_SI }, { "di", GEARS_PTREGS_DI },
+		{ "orig_ax", GEARS_PTREGS_ORIG_AX }, { "ip", GEARS_PTREGS_IP }, { "cs", GEARS_PTREGS_CS },
+		{ "flags", GEARS_PTREGS_FLAGS }, { "sp", GEARS_PTREGS_SP }, { "ss", GEARS_PTREGS_SS },
+	};
+	uint32_t at = 0;
 
-	/* The stub hard-codes the x86-64 layout (each offset it had to load would
-	 * cost it under TCG): the guest's must be that one. */
-	static const uint32_t fixed[] = { GEARS_PTREGS_DI, GEARS_PTREGS_SI, GEARS_PTREGS_DX,
-					  GEARS_PTREGS_R10, GEARS_PTREGS_R8, GEARS_PTREGS_R9,
-					  GEARS_PTREGS_AX, GEARS_PTREGS_ORIG_AX, GEARS_PTREGS_IP,
-					  GEARS_PTREGS_SP, GEARS_PTREGS_BX, GEARS_PTREGS_CX, GEARS_PTREGS_BP };
-
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		if ((r = member(sc, "pt_regs", names[i], slots[i])))
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
+		if ((r = member(sc, "pt_regs", fixed[i].name, &at)))
 			return r;
-		if (*slots[i] != fixed[i])
+		if (at != fixed[i].off)
 			return gears_err(ENOTSUP, "guest kernel's pt_regs.%s is at %u, not %u: unsupported",
-					 names[i], *slots[i], fixed[i]);
+					 fixed[i].name, at, fixed[i].off);
 	}
 	long sz = gears_kbtf__sizeof(gears_linux__btf(l), "pt_regs");
 
-	if (sz <= 0 || sz > 512)
+	if (sz < GEARS_PTREGS_SIZE || sz > 512)
 		return gears_err(EINVAL, "implausible sizeof(struct pt_regs) %ld", sz);
-	sc->r.size = (uint32_t)sz;
 	if (!gears_linux__sym(l, "tsc_khz", &a) && !gears_linux__read(l, a, &khz, 4) && khz > 1000)
 		sc->tsc_khz = khz;
 	else
@@ -243,16 +241,32 @@ struct gears_sc *gears_sc__new(struct gears_vm *vm, const struct gears_sc_opts *
 
 /* ---- guest memory helpers ---- */
 
-int sc_read_regs(struct gears_sc *sc, uint64_t regs_va, uint64_t *buf, size_t n)
+const uint32_t sc_arg_off[2][6] = { GEARS_PTREGS_ARGS64, GEARS_PTREGS_ARGS32 };
+
+int sc_read_regs(struct gears_sc *sc, uint64_t regs_va, struct sc_uregs *u)
 {
 	if (regs_va < KERNEL_HALF)
 		return gears_err(EFAULT, "pt_regs pointer 0x%" PRIx64 " is not a kernel address", regs_va);
-	return gears_linux__read(sc->l, regs_va, buf, n);
+	/* Through the kernel's page tables, into a copy: parsed once, whatever
+	 * the guest does to the original meanwhile. */
+	return gears_vmem__read(sc->mem, sc->kcr3, sc->levels, regs_va, u, sizeof(*u));
+}
+
+void sc_call_fill(struct gears_sc_call *c, const struct sc_uregs *u)
+{
+	for (int i = 0; i < 6; i++) {
+		c->args[i] = sc_ureg(u, sc_arg_off[c->compat][i]);
+		if (c->compat)
+			c->args[i] = (uint32_t)c->args[i];
+	}
+	c->ret = c->compat ? (int32_t)u->ax : (int64_t)u->ax;
+	c->uip = u->ip;
+	c->usp = u->sp;
 }
 
 int sc_write_reg(struct gears_sc *sc, uint64_t regs_va, uint32_t off, uint64_t v)
 {
-	if (regs_va < KERNEL_HALF || off + 8 > sc->r.size)
+	if (regs_va < KERNEL_HALF || off % 8 || off >= GEARS_PTREGS_SIZE)
 		return -EFAULT;
 	return gears_vmem__write(sc->mem, sc->kcr3, sc->levels, regs_va + off, &v, 8, false);
 }
@@ -297,10 +311,6 @@ static void ctl_init(struct gears_sc *sc)
 	c->off_tgid = sc->off_tgid;
 	c->off_comm = sc->off_comm;
 	c->off_parent = sc->off_parent;
-	c->r_di = sc->r.di; c->r_si = sc->r.si; c->r_dx = sc->r.dx;
-	c->r_r10 = sc->r.r10; c->r_r8 = sc->r.r8; c->r_r9 = sc->r.r9;
-	c->r_ax = sc->r.ax; c->r_orig_ax = sc->r.orig_ax; c->r_ip = sc->r.ip;
-	c->r_bx = sc->r.bx; c->r_cx = sc->r.cx; c->r_bp = sc->r.bp;
 	c->sync_timeout_tsc = tsc_per_ms(sc) * sc->sync_timeout_ms;
 	c->sync_hard_tsc = tsc_per_ms(sc) * (sc->sync_timeout_ms * 10 + 1000);
 	c->ring_wait_tsc = tsc_per_ms(sc) * sc->ring_wait_ms;
@@ -743,35 +753,20 @@ int sc_dispatch(struct gears_sc *sc, struct gears_sc_call *c)
 /* Fill a call from pt_regs in guest memory. */
 static int call_from_regs(struct gears_sc *sc, struct gears_sc_call *c, uint64_t regs_va)
 {
-	uint64_t regs[64];
-	const uint32_t *a;
-	uint32_t a64[6] = { sc->r.di, sc->r.si, sc->r.dx, sc->r.r10, sc->r.r8, sc->r.r9 };
-	uint32_t a32[6] = { sc->r.bx, sc->r.cx, sc->r.dx, sc->r.si, sc->r.di, sc->r.bp };
-	int r = sc_read_regs(sc, regs_va, regs, sc->r.size);
+	struct sc_uregs u;
+	int r = sc_read_regs(sc, regs_va, &u);
 
 	if (r)
 		return r;
 	c->regs_va = regs_va;
-	a = c->compat ? a32 : a64;
-	for (int i = 0; i < 6; i++) {
-		c->args[i] = regs[a[i] / 8];
-		if (c->compat)
-			c->args[i] = (uint32_t)c->args[i];
-	}
-	c->ret = (int64_t)regs[sc->r.ax / 8];
-	if (c->compat)
-		c->ret = (int32_t)c->ret;
-	c->uip = regs[sc->r.ip / 8];
-	c->usp = regs[sc->r.sp / 8];
+	sc_call_fill(c, &u);
 	return 0;
 }
 
 /* Apply a sync handler's changes to pt_regs; returns the slot action. */
 static uint32_t apply_sync(struct gears_sc *sc, struct gears_sc_call *c, uint32_t kind)
 {
-	const uint32_t a64[6] = { sc->r.di, sc->r.si, sc->r.dx, sc->r.r10, sc->r.r8, sc->r.r9 };
-	const uint32_t a32[6] = { sc->r.bx, sc->r.cx, sc->r.dx, sc->r.si, sc->r.di, sc->r.bp };
-	const uint32_t *a = c->compat ? a32 : a64;
+	const uint32_t *a = sc_arg_off[c->compat];
 
 	for (int i = 0; i < 6; i++)
 		if (c->args_dirty & (1u << i))
@@ -779,14 +774,15 @@ static uint32_t apply_sync(struct gears_sc *sc, struct gears_sc_call *c, uint32_
 	if (c->nr_dirty) {
 		/* 64-bit: the stub reads the number back from orig_ax; compat
 		 * (before int80_emulation): it is still in ax. */
-		sc_write_reg(sc, c->regs_va, c->compat ? sc->r.ax : sc->r.orig_ax, (uint64_t)(int64_t)c->new_nr);
+		sc_write_reg(sc, c->regs_va, c->compat ? GEARS_PTREGS_AX : GEARS_PTREGS_ORIG_AX,
+			     (uint64_t)(int64_t)c->new_nr);
 	}
 	if (c->deny) {
-		sc_write_reg(sc, c->regs_va, sc->r.ax, (uint64_t)c->deny_ret);
+		sc_write_reg(sc, c->regs_va, GEARS_PTREGS_AX, (uint64_t)c->deny_ret);
 		return GEARS_SC_ACT_DENY | (c->want_exit ? GEARS_SC_ACT_F_EXIT : 0);
 	}
 	if (c->ret_dirty)
-		sc_write_reg(sc, c->regs_va, sc->r.ax, (uint64_t)c->new_ret);
+		sc_write_reg(sc, c->regs_va, GEARS_PTREGS_AX, (uint64_t)c->new_ret);
 	if (kind == GEARS_SC_REQ_HCALL)
 		return GEARS_SC_ACT_SKIP;
 	return GEARS_SC_ACT_CONTINUE | (kind == GEARS_SC_REQ_ENTRY && c->want_exit ? GEARS_SC_ACT_F_EXIT : 0);

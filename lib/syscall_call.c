@@ -209,7 +209,7 @@ int sc_call_uregs(const struct gears_sc_call *c, struct sc_uregs *u)
 {
 	if (!c->regs_va)
 		return gears_err(EINVAL, "no pt_regs for this call");
-	return sc_read_regs(c->sc, c->regs_va, (uint64_t *)u, sizeof(*u));
+	return sc_read_regs(c->sc, c->regs_va, u);
 }
 
 /* CS and SS stay the kernel's (a guest-chosen or stale selector must never

@@ -25,11 +25,6 @@ struct sc_handler {
 	void *ctx;
 };
 
-/* pt_regs member offsets, from the guest kernel's BTF. */
-struct sc_regs_layout {
-	uint32_t di, si, dx, r10, r8, r9, ax, orig_ax, ip, sp, bx, cx, bp, size;
-};
-
 struct gears_sc_call {
 	struct gears_sc *sc;
 	unsigned delivery;
@@ -85,7 +80,6 @@ struct gears_sc {
 	uint64_t strncpy_nofault, copy_nofault;
 	uint64_t gs_current_task, gs_cpu_number;
 	uint32_t off_pid, off_tgid, off_comm, off_parent;
-	struct sc_regs_layout r;
 	uint64_t tsc_khz;
 	int ncpus;
 
@@ -115,21 +109,49 @@ struct gears_sc {
 	struct gears_sc_stats st;
 };
 
-/* lib/syscall.c */
-int sc_dispatch(struct gears_sc *sc, struct gears_sc_call *c);
-int sc_read_regs(struct gears_sc *sc, uint64_t regs_va, uint64_t *buf, size_t n);
-int sc_write_reg(struct gears_sc *sc, uint64_t regs_va, uint32_t off, uint64_t v);
-int sc_task_info(struct gears_sc *sc, uint64_t task, struct gears_sc_call *c);
-uint64_t sc_tsc_ns(const struct gears_sc *sc, uint64_t tsc);
-
-/* struct pt_regs, x86-64 (fixed by the ABI; read_facts checks it against BTF). */
+/* struct pt_regs, x86-64: the fixed layout of sc_abi.h, which read_facts checks
+ * against the guest's BTF. The host reads and writes copies of it whole. */
 struct sc_uregs {
 	uint64_t r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax, ip, cs, flags,
 		sp, ss;
 };
 _Static_assert(sizeof(struct sc_uregs) == GEARS_PTREGS_SIZE, "pt_regs size");
-_Static_assert(__builtin_offsetof(struct sc_uregs, orig_ax) == GEARS_PTREGS_ORIG_AX, "orig_ax");
-_Static_assert(__builtin_offsetof(struct sc_uregs, sp) == GEARS_PTREGS_SP, "sp");
+_Static_assert(__builtin_offsetof(struct sc_uregs, r15) == GEARS_PTREGS_R15 &&
+	       __builtin_offsetof(struct sc_uregs, bp) == GEARS_PTREGS_BP &&
+	       __builtin_offsetof(struct sc_uregs, bx) == GEARS_PTREGS_BX &&
+	       __builtin_offsetof(struct sc_uregs, r11) == GEARS_PTREGS_R11 &&
+	       __builtin_offsetof(struct sc_uregs, r10) == GEARS_PTREGS_R10 &&
+	       __builtin_offsetof(struct sc_uregs, r9) == GEARS_PTREGS_R9 &&
+	       __builtin_offsetof(struct sc_uregs, r8) == GEARS_PTREGS_R8 &&
+	       __builtin_offsetof(struct sc_uregs, ax) == GEARS_PTREGS_AX &&
+	       __builtin_offsetof(struct sc_uregs, cx) == GEARS_PTREGS_CX &&
+	       __builtin_offsetof(struct sc_uregs, dx) == GEARS_PTREGS_DX &&
+	       __builtin_offsetof(struct sc_uregs, si) == GEARS_PTREGS_SI &&
+	       __builtin_offsetof(struct sc_uregs, di) == GEARS_PTREGS_DI &&
+	       __builtin_offsetof(struct sc_uregs, orig_ax) == GEARS_PTREGS_ORIG_AX &&
+	       __builtin_offsetof(struct sc_uregs, ip) == GEARS_PTREGS_IP &&
+	       __builtin_offsetof(struct sc_uregs, cs) == GEARS_PTREGS_CS &&
+	       __builtin_offsetof(struct sc_uregs, flags) == GEARS_PTREGS_FLAGS &&
+	       __builtin_offsetof(struct sc_uregs, sp) == GEARS_PTREGS_SP &&
+	       __builtin_offsetof(struct sc_uregs, ss) == GEARS_PTREGS_SS, "pt_regs layout");
+
+/* Offsets of the argument registers, in argument order: [0] x86-64, [1] i386. */
+extern const uint32_t sc_arg_off[2][6];
+
+/* The pt_regs word at byte offset `off` of a copy. */
+static inline uint64_t sc_ureg(const struct sc_uregs *u, uint32_t off)
+{
+	return ((const uint64_t *)u)[off / 8];
+}
+
+/* lib/syscall.c */
+int sc_dispatch(struct gears_sc *sc, struct gears_sc_call *c);
+int sc_read_regs(struct gears_sc *sc, uint64_t regs_va, struct sc_uregs *u);
+int sc_write_reg(struct gears_sc *sc, uint64_t regs_va, uint32_t off, uint64_t v);
+int sc_task_info(struct gears_sc *sc, uint64_t task, struct gears_sc_call *c);
+uint64_t sc_tsc_ns(const struct gears_sc *sc, uint64_t tsc);
+/* A call's arguments, return value, user IP and SP from a copy of its pt_regs. */
+void sc_call_fill(struct gears_sc_call *c, const struct sc_uregs *u);
 
 /* lib/syscall_call.c: all user registers of a sync or exit-mode return call
  * (read; replace, keeping CS/SS, sanitising flags, orig_ax = -1). */

@@ -181,20 +181,15 @@ struct entry {
 
 INLINE void read_args(void *regs, int compat, uint64_t args[6])
 {
-	if (compat) {	/* i386: bx cx dx si di bp */
-		args[0] = (uint32_t)REG(regs, GEARS_PTREGS_BX);
-		args[1] = (uint32_t)REG(regs, GEARS_PTREGS_CX);
-		args[2] = (uint32_t)REG(regs, GEARS_PTREGS_DX);
-		args[3] = (uint32_t)REG(regs, GEARS_PTREGS_SI);
-		args[4] = (uint32_t)REG(regs, GEARS_PTREGS_DI);
-		args[5] = (uint32_t)REG(regs, GEARS_PTREGS_BP);
-	} else {	/* x86-64: di si dx r10 r8 r9 */
-		args[0] = REG(regs, GEARS_PTREGS_DI);
-		args[1] = REG(regs, GEARS_PTREGS_SI);
-		args[2] = REG(regs, GEARS_PTREGS_DX);
-		args[3] = REG(regs, GEARS_PTREGS_R10);
-		args[4] = REG(regs, GEARS_PTREGS_R8);
-		args[5] = REG(regs, GEARS_PTREGS_R9);
+	/* Unrolled, so every offset is a constant: no table load under TCG. */
+	if (compat) {
+#pragma GCC unroll 6
+		for (int i = 0; i < 6; i++)
+			args[i] = (uint32_t)REG(regs, ((const uint32_t[6])GEARS_PTREGS_ARGS32)[i]);
+	} else {
+#pragma GCC unroll 6
+		for (int i = 0; i < 6; i++)
+			args[i] = REG(regs, ((const uint32_t[6])GEARS_PTREGS_ARGS64)[i]);
 	}
 }
 
@@ -311,10 +306,8 @@ static uint32_t sync_req(uint32_t kind, void *regs, int nr, int compat, const st
 	 * or we see it armed). One CPU rings per sleep. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (CTL->bell_port && __atomic_load_n(&CTL->bell_armed, __ATOMIC_RELAXED) &&
-	    __atomic_exchange_n(&CTL->bell_armed, 0, __ATOMIC_ACQ_REL)) {
-		__atomic_add_fetch(&CTL->bell_rings, 1, __ATOMIC_RELAXED);
+	    __atomic_exchange_n(&CTL->bell_armed, 0, __ATOMIC_ACQ_REL))
 		outb(1, (uint16_t)CTL->bell_port);
-	}
 	for (;;) {
 		uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
 

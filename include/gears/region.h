@@ -50,9 +50,8 @@ GEARS_API uint64_t gears_region__gpa(const struct gears_region *r);
 /* Host pointer for region offset `off` (NULL if out of range). */
 GEARS_API void *gears_region__host(struct gears_region *r, uint64_t off);
 /* Reserve `size` bytes aligned to `align` (a power of two, >= 8); returns the
- * offset, or -ENOSPC. Allocation restarts from scratch with gears_region__reset. */
+ * offset, or -ENOSPC. What is reserved stays reserved while `r` is open. */
 GEARS_API long gears_region__alloc(struct gears_region *r, size_t size, size_t align);
-GEARS_API void gears_region__reset(struct gears_region *r);
 
 /*
  * Place code in the region: through the gdbstub (QEMU then drops any

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #endif
 
-#define GEARS_SC_ABI_VERSION	1
+#define GEARS_SC_ABI_VERSION	2
 #define GEARS_SC_MAGIC		0x3143535241454721ull	/* "!GEARSC1" */
 
 /* Region layout (offsets from the region's start). */
@@ -37,8 +37,13 @@
 /* struct pt_regs on x86-64: the entry code's push order, also the layout of
  * ptrace's user_regs_struct. The stub uses these constants (a load per offset
  * costs under TCG); the host checks them against the guest's BTF. */
+#define GEARS_PTREGS_R15	0
+#define GEARS_PTREGS_R14	8
+#define GEARS_PTREGS_R13	16
+#define GEARS_PTREGS_R12	24
 #define GEARS_PTREGS_BP		32
 #define GEARS_PTREGS_BX		40
+#define GEARS_PTREGS_R11	48
 #define GEARS_PTREGS_R10	56
 #define GEARS_PTREGS_R9		64
 #define GEARS_PTREGS_R8		72
@@ -49,8 +54,18 @@
 #define GEARS_PTREGS_DI		112
 #define GEARS_PTREGS_ORIG_AX	120
 #define GEARS_PTREGS_IP		128
+#define GEARS_PTREGS_CS		136
+#define GEARS_PTREGS_FLAGS	144
 #define GEARS_PTREGS_SP		152
+#define GEARS_PTREGS_SS		160
 #define GEARS_PTREGS_SIZE	168
+#define GEARS_PTREGS_WORDS	(GEARS_PTREGS_SIZE / 8)
+/* The argument registers in argument order, as initialisers of a uint32_t[6]:
+ * x86-64 di si dx r10 r8 r9; i386 (int 0x80) bx cx dx si di bp. */
+#define GEARS_PTREGS_ARGS64	{ GEARS_PTREGS_DI, GEARS_PTREGS_SI, GEARS_PTREGS_DX, \
+				  GEARS_PTREGS_R10, GEARS_PTREGS_R8, GEARS_PTREGS_R9 }
+#define GEARS_PTREGS_ARGS32	{ GEARS_PTREGS_BX, GEARS_PTREGS_CX, GEARS_PTREGS_DX, \
+				  GEARS_PTREGS_SI, GEARS_PTREGS_DI, GEARS_PTREGS_BP }
 
 /* The hypercall: a `syscall` with this number never reaches the guest kernel
  * while GEARS is attached; without GEARS the kernel answers -ENOSYS. */
@@ -175,8 +190,6 @@ struct gears_sc_ctl {
 	uint64_t gs_current_task;
 	uint64_t gs_cpu_number;
 	uint32_t off_pid, off_tgid, off_comm, off_parent;
-	/* pt_regs layout (offsets) */
-	uint32_t r_di, r_si, r_dx, r_r10, r_r8, r_r9, r_ax, r_orig_ax, r_ip, r_bx, r_cx, r_bp;
 	/* synchronous requests */
 	uint64_t sync_timeout_tsc;	/* spin bound while POSTED */
 	uint64_t sync_hard_tsc;		/* bound while CLAIMED (host alive but slow) */
@@ -198,8 +211,7 @@ struct gears_sc_ctl {
 	 * an isa-debugcon device whose chardev the host polls */
 	uint32_t bell_port;
 	uint32_t bell_armed;
-	uint64_t bell_rings;		/* bytes written (counter) */
-	uint64_t reserved[13];
+	uint64_t reserved[20];
 	/* per-number selection: GEARS_SC_SEL_* bits */
 	uint16_t sel[GEARS_SC_NR_MAX];
 	uint16_t sel32[GEARS_SC_NR_MAX];	/* the same for compat (i386) numbers */
