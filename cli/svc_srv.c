@@ -183,10 +183,11 @@ void svc_env_request(struct svc *v, int client, uint32_t id, const char *json)
 			json_array_append_new(rules, json_string(gears_env__rule(v->env, i)));
 		if (v->env)
 			gears_env__stats(v->env, &st);
-		out = json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "rules", rules, "stats",
+		out = json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "rules", rules, "stats",
 				"execs", (json_int_t)st.execs, "matched", (json_int_t)st.matched,
 				"rewritten", (json_int_t)st.rewritten, "fallbacks", (json_int_t)st.fallbacks,
-				"failed", (json_int_t)st.failed, "compat", (json_int_t)st.compat);
+				"failed", (json_int_t)st.failed, "compat", (json_int_t)st.compat,
+				"late", (json_int_t)st.late);
 		txt = json_dumps(out, JSON_COMPACT);
 		if (txt)
 			v->send(v->ctx, client, "OK", id, txt, strlen(txt));

@@ -35,7 +35,6 @@
 #define NR_GETPID 39
 #define TIF_SIGPENDING 2
 #define TASK_INTERRUPTIBLE 1
-#define USER_TOP 0x0000800000000000ull
 
 struct gears_inject {
 	struct gears_sc *sc;
@@ -167,12 +166,10 @@ static void load(struct gears_inject *inj, struct gears_sc_call *c)
 	r = gears_payload__image(inj->p, inj->base, img, inj->img_size);
 	if (!r)
 		r = build_args(inj, img);
-	/* The pages are the ones the guest just zeroed for MAP_POPULATE (so TCG
-	 * holds no stale translation of them); only user-writable pages pass. */
-	for (size_t off = 0; !r && off < inj->total; off += 1u << 20)
-		r = gears_vmem__write(inj->sc->mem, gears_sc_call__cr3(c), inj->sc->levels,
-				      inj->base + off, img + off, GEARS_MIN((size_t)1 << 20, inj->total - off),
-				      true);
+	/* The waiting thread writes it into the pages it just got zeroed for
+	 * MAP_POPULATE; the stack stays as those zeroes. */
+	if (!r)
+		r = gears_sc_call__write(c, inj->base, img, inj->stack_off);
 	free(img);
 	if (r) {
 		fail(inj, r, "writing the payload at 0x%" PRIx64 ": %s", inj->base, strerror(-r));

@@ -17,6 +17,9 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 /* x86-64: addresses from here up are the kernel's (canonical upper half). */
 #define KERNEL_HALF 0xffff800000000000ull
+/* ... and below this user space's (47-bit; 5-level paging's larger space is
+ * only given to processes that ask for it). */
+#define USER_TOP 0x0000800000000000ull
 #define GEARS_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define GEARS_MAX(a, b) ((a) > (b) ? (a) : (b))
 

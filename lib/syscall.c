@@ -152,6 +152,8 @@ static int read_facts(struct gears_sc *sc)
 			"after signal delivery");
 	gears_linux__sym(l, "strncpy_from_user_nofault", &sc->strncpy_nofault);
 	gears_linux__sym(l, "copy_from_user_nofault", &sc->copy_nofault);
+	/* Without it handlers cannot write user memory (sc_call_copy says so). */
+	gears_linux__sym(l, "copy_to_user_nofault", &sc->copy_to_nofault);
 	if ((r = percpu_sym(sc, "current_task", "current_task", &sc->gs_current_task)) ||
 	    (r = percpu_sym(sc, "cpu_number", "cpu_number", &sc->gs_cpu_number)))
 		return r;
@@ -189,12 +191,48 @@ static int read_facts(struct gears_sc *sc)
 	else
 		sc->tsc_khz = 1000000;	/* unknown: pretend 1 GHz, times stay ordered */
 	sc->ncpus = GEARS_MIN(gears_linux__nr_cpus(l), (int)GEARS_SC_MAX_CPUS);
+	if (sc->ncpus < 1)
+		return gears_err(EINVAL, "guest kernel reports %d CPUs", sc->ncpus);
+	/* The stage area shared out by CPU, in whole pages. */
+	sc->stage_size = (GEARS_SC_STAGE_SIZE / (unsigned)sc->ncpus) & ~0xfffu;
 	return 0;
 }
 
 static uint64_t tsc_per_ms(const struct gears_sc *sc)
 {
 	return sc->tsc_khz;
+}
+
+/* How long a claimed request may go without word from the host before the
+ * guest gives up on it (sync_hard_tsc). */
+static uint64_t sync_hard_ms(const struct gears_sc *sc)
+{
+	return sc->sync_timeout_ms * 10ull + 1000;
+}
+
+/* GEARS_FAULT_SLOW_ANSWER=COMM:NR:entry|exit:MS (tests): the first sync request
+ * at the entry (or return) of system call NR by a thread named COMM is answered
+ * MS ms late, so that a test can make the guest give up on a request the host
+ * has claimed. */
+static void fault_init(struct gears_sc *sc)
+{
+	const char *f = getenv("GEARS_FAULT_SLOW_ANSWER");
+	char comm[16], when[8];
+	unsigned ms;
+	int nr;
+
+	if (!f || sscanf(f, "%15[^:]:%d:%7[^:]:%u", comm, &nr, when, &ms) != 4 ||
+	    (strcmp(when, "entry") && strcmp(when, "exit"))) {
+		if (f)
+			pr_warn("GEARS_FAULT_SLOW_ANSWER=%s: expected COMM:NR:entry|exit:MS", f);
+		return;
+	}
+	memcpy(sc->fault.comm, comm, sizeof(comm));
+	sc->fault.nr = nr;
+	sc->fault.exit = !strcmp(when, "exit");
+	sc->fault.ms = ms;
+	sc->fault.armed = true;
+	pr_warn("fault injection: the first %s of call %d by '%s' answered %u ms late", when, nr, comm, ms);
 }
 
 uint64_t sc_tsc_ns(const struct gears_sc *sc, uint64_t tsc)
@@ -236,6 +274,8 @@ struct gears_sc *gears_sc__new(struct gears_vm *vm, const struct gears_sc_opts *
 		errno = -r;
 		return NULL;
 	}
+	sc->copy_wait_ns = sync_hard_ms(sc) * 1000000ull;
+	fault_init(sc);
 	return sc;
 }
 
@@ -312,10 +352,12 @@ static void ctl_init(struct gears_sc *sc)
 	c->off_comm = sc->off_comm;
 	c->off_parent = sc->off_parent;
 	c->sync_timeout_tsc = tsc_per_ms(sc) * sc->sync_timeout_ms;
-	c->sync_hard_tsc = tsc_per_ms(sc) * (sc->sync_timeout_ms * 10 + 1000);
+	c->sync_hard_tsc = tsc_per_ms(sc) * sync_hard_ms(sc);
 	c->ring_wait_tsc = tsc_per_ms(sc) * sc->ring_wait_ms;
 	c->orig_exit = sc->nexit ? sc->exit_fn : 0;
 	c->bell_port = sc->bell_port;
+	c->copy_to_nofault = sc->copy_to_nofault;
+	c->stage_size = sc->stage_size;
 	if (getrandom(&c->cookie, sizeof(c->cookie), 0) != sizeof(c->cookie))
 		c->cookie = gears_now_ns() * 0x9e3779b97f4a7c15ull;
 	c->cookie |= 1;	/* never 0, the value of a cleared frame */
@@ -363,6 +405,7 @@ static int stub_install(struct gears_sc *sc)
 	sc->ctl = gears_region__host(sc->region, GEARS_SC_CTL_OFF);
 	sc->slots = gears_region__host(sc->region, GEARS_SC_SLOTS_OFF);
 	sc->ring = gears_region__host(sc->region, GEARS_SC_RING_OFF);
+	sc->stage = gears_region__host(sc->region, GEARS_SC_STAGE_OFF);
 	ctl_init(sc);
 	r = gears_region__write_code(sc->region, g, GEARS_SC_CODE_OFF, sc_stub_bin, sizeof(sc_stub_bin));
 	if (r)
@@ -715,7 +758,8 @@ bool gears_sc__bell_arm(struct gears_sc *sc)
 	__atomic_store_n(&sc->ctl->bell_armed, 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (int cpu = 0; cpu < sc->ncpus; cpu++)
-		if (__atomic_load_n(&sc->slots[cpu].state, __ATOMIC_ACQUIRE) == GEARS_SC_SLOT_POSTED) {
+		if (GEARS_SC_SLOT_STATE(__atomic_load_n(&sc->slots[cpu].state, __ATOMIC_ACQUIRE)) ==
+		    GEARS_SC_SLOT_POSTED) {
 			__atomic_store_n(&sc->ctl->bell_armed, 0, __ATOMIC_RELAXED);
 			return false;	/* work is waiting: do not sleep */
 		}
@@ -763,75 +807,221 @@ static int call_from_regs(struct gears_sc *sc, struct gears_sc_call *c, uint64_t
 	return 0;
 }
 
-/* Apply a sync handler's changes to pt_regs; returns the slot action. */
-static uint32_t apply_sync(struct gears_sc *sc, struct gears_sc_call *c, uint32_t kind)
+/* ---- answering a sync request (the slot protocol, sc_abi.h) ---- */
+
+void sc_call_stage_reg(struct gears_sc_call *c, uint32_t off, uint64_t v)
+{
+	if (off % 8 || off >= GEARS_PTREGS_SIZE)
+		return;
+	c->set_regs[off / 8] = v;
+	c->set_mask |= 1ull << (off / 8);
+}
+
+/* Stage a sync handler's changes to pt_regs; returns the slot action. */
+static uint32_t stage_changes(struct gears_sc_call *c, uint32_t kind)
 {
 	const uint32_t *a = sc_arg_off[c->compat];
 
 	for (int i = 0; i < 6; i++)
 		if (c->args_dirty & (1u << i))
-			sc_write_reg(sc, c->regs_va, a[i], c->compat ? (uint32_t)c->new_args[i] : c->new_args[i]);
+			sc_call_stage_reg(c, a[i], c->compat ? (uint32_t)c->new_args[i] : c->new_args[i]);
 	if (c->nr_dirty) {
 		/* 64-bit: the stub reads the number back from orig_ax; compat
 		 * (before int80_emulation): it is still in ax. */
-		sc_write_reg(sc, c->regs_va, c->compat ? GEARS_PTREGS_AX : GEARS_PTREGS_ORIG_AX,
-			     (uint64_t)(int64_t)c->new_nr);
+		sc_call_stage_reg(c, c->compat ? GEARS_PTREGS_AX : GEARS_PTREGS_ORIG_AX, (uint64_t)(int64_t)c->new_nr);
 	}
 	if (c->deny) {
-		sc_write_reg(sc, c->regs_va, GEARS_PTREGS_AX, (uint64_t)c->deny_ret);
+		sc_call_stage_reg(c, GEARS_PTREGS_AX, (uint64_t)c->deny_ret);
 		return GEARS_SC_ACT_DENY | (c->want_exit ? GEARS_SC_ACT_F_EXIT : 0);
 	}
 	if (c->ret_dirty)
-		sc_write_reg(sc, c->regs_va, GEARS_PTREGS_AX, (uint64_t)c->new_ret);
+		sc_call_stage_reg(c, GEARS_PTREGS_AX, (uint64_t)c->new_ret);
 	if (kind == GEARS_SC_REQ_HCALL)
 		return GEARS_SC_ACT_SKIP;
 	return GEARS_SC_ACT_CONTINUE | (kind == GEARS_SC_REQ_ENTRY && c->want_exit ? GEARS_SC_ACT_F_EXIT : 0);
 }
 
+int sc_call_on_settle(struct gears_sc_call *c, sc_settle_fn fn, void *ctx)
+{
+	if (c->nsettle >= SC_MAX_SETTLE)
+		return gears_err(ENOSPC, "too many settle callbacks on one call");
+	c->settle[c->nsettle].fn = fn;
+	c->settle[c->nsettle++].ctx = ctx;
+	return 0;
+}
+
+void sc_call_settle(struct gears_sc_call *c, bool applied)
+{
+	for (int i = 0; i < c->nsettle; i++)
+		c->settle[i].fn(c, applied, c->settle[i].ctx);
+	c->nsettle = 0;
+}
+
+/* Wait for the guest CPU to leave COPY: 0 when it copied (CLAIMED again). */
+static int copy_wait(struct gears_sc *sc, struct gears_sc_slot *s, uint64_t seq)
+{
+	uint64_t t0 = gears_now_ns();
+
+	for (unsigned spins = 0;; spins++) {
+		uint64_t w = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+
+		if (w == GEARS_SC_SLOT_WORD(seq, GEARS_SC_SLOT_CLAIMED))
+			return 0;
+		if (w != GEARS_SC_SLOT_WORD(seq, GEARS_SC_SLOT_COPY))
+			return gears_err(ECANCELED, "the guest stopped waiting for this call");
+		if (gears_now_ns() - t0 > sc->copy_wait_ns)
+			return gears_err(ETIMEDOUT, "guest CPU %d did not copy its stage in time", (int)s->cpu);
+		/* A copy takes microseconds; past that, sleep so that the vCPU
+		 * threads have the host's CPUs. */
+		if (spins < 64)
+			__builtin_ia32_pause();
+		else
+			nanosleep(&(struct timespec){ .tv_nsec = spins < 1024 ? 10000 : 100000 }, NULL);
+	}
+}
+
+/* Every page user-accessible and writable now (the guest's copy checks again:
+ * this only spares a round trip that would fail). */
+static int user_writable(struct gears_sc_call *c, uint64_t va, size_t len)
+{
+	uint64_t cr3 = gears_sc_call__cr3(c);
+
+	for (uint64_t p = va & ~0xfffull; p < va + len; p += 4096) {
+		struct gears_xlate x;
+		int r = gears_pt__xlate(c->sc->mem, cr3, c->sc->levels, p, &x);
+
+		if (r)
+			return r;
+		if (!x.user || !x.writable)
+			return gears_err(EACCES, "writing va 0x%" PRIx64 ": page is not user-writable", p);
+	}
+	return 0;
+}
+
+int sc_call_copy(struct gears_sc_call *c, uint64_t va, const void *buf, size_t len)
+{
+	struct gears_sc *sc = c->sc;
+	struct gears_sc_slot *s = c->slot;
+	uint8_t *stage;
+	int r;
+
+	if (!s || !sc->stage || !sc->stage_size || c->cpu < 0 || c->cpu >= sc->ncpus)
+		return gears_err(EINVAL, "no request to write memory for");
+	if (!sc->copy_to_nofault)
+		return gears_err(ENOTSUP, "the guest kernel has no copy_to_user_nofault: user memory cannot "
+				 "be written");
+	if (c->lost)
+		return gears_err(ECANCELED, "the guest stopped waiting for this call");
+	if (va >= USER_TOP || len > USER_TOP - va)
+		return gears_err(EFAULT, "writing 0x%zx bytes at 0x%" PRIx64 ": not user memory", len, va);
+	if ((r = user_writable(c, va, len)))
+		return r;
+	stage = sc->stage + (size_t)c->cpu * sc->stage_size;
+	for (size_t off = 0, n; off < len; off += n) {
+		uint64_t expect = GEARS_SC_SLOT_WORD(c->seq, GEARS_SC_SLOT_CLAIMED);
+		int64_t ret;
+
+		n = GEARS_MIN(len - off, (size_t)sc->stage_size);
+		memcpy(stage, (const uint8_t *)buf + off, n);
+		s->copy_to = va + off;
+		s->copy_len = (uint32_t)n;
+		s->copy_ret = -EINPROGRESS;
+		/* Publishes the stage; fails if the guest gave up first. */
+		if (!__atomic_compare_exchange_n(&s->state, &expect, GEARS_SC_SLOT_WORD(c->seq, GEARS_SC_SLOT_COPY),
+						 false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			r = gears_err(ECANCELED, "the guest stopped waiting for this call");
+		else
+			r = copy_wait(sc, s, c->seq);
+		if (r) {
+			/* Never answer a request whose copies we lost track of. */
+			c->lost = true;
+			return r;
+		}
+		ret = __atomic_load_n(&s->copy_ret, __ATOMIC_RELAXED);
+		if (ret)
+			return gears_err(ret < 0 && ret >= -4095 ? (int)-ret : EIO,
+					 "the guest could not write 0x%zx bytes at 0x%" PRIx64 " (%" PRId64 ")", n,
+					 va + off, ret);
+	}
+	return 0;
+}
+
+/* The fault injection of fault_init. */
+static void fault_delay(struct gears_sc *sc, const struct gears_sc_call *c)
+{
+	if (!sc->fault.armed || c->nr != sc->fault.nr || c->exit != sc->fault.exit || strcmp(c->comm, sc->fault.comm))
+		return;
+	sc->fault.armed = false;
+	pr_warn("fault injection: answering call %d of %s (tid %d) %u ms late", c->nr, c->comm, c->tid,
+		sc->fault.ms);
+	nanosleep(&(struct timespec){ .tv_sec = sc->fault.ms / 1000, .tv_nsec = sc->fault.ms % 1000 * 1000000L },
+		  NULL);
+}
+
+/* A copy of the request, checked: the guest can rewrite the slot at any time. */
+static bool read_request(struct gears_sc_slot *s, int cpu, struct gears_sc_slot *req)
+{
+	memcpy(req, s, offsetof(struct gears_sc_slot, action));
+	req->comm[sizeof(req->comm) - 1] = 0;
+	return req->kind >= GEARS_SC_REQ_ENTRY && req->kind <= GEARS_SC_REQ_HCALL && req->cpu == (uint32_t)cpu;
+}
+
 static int serve_slot(struct gears_sc *sc, int cpu)
 {
-	struct gears_sc_slot *s = &sc->slots[cpu];
-	struct gears_sc_call c = { .sc = sc, .delivery = GEARS_SC_SYNC, .cpu = cpu };
-	uint32_t expect = GEARS_SC_SLOT_POSTED, kind, act = GEARS_SC_ACT_CONTINUE;
+	struct gears_sc_slot *s = &sc->slots[cpu], req;
+	struct gears_sc_call c = { .sc = sc, .delivery = GEARS_SC_SYNC, .cpu = cpu, .slot = s };
+	uint64_t w = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+	uint32_t act = GEARS_SC_ACT_CONTINUE;
 
-	if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != GEARS_SC_SLOT_POSTED)
+	if (GEARS_SC_SLOT_STATE(w) != GEARS_SC_SLOT_POSTED)
 		return 0;
-	if (!__atomic_compare_exchange_n(&s->state, &expect, GEARS_SC_SLOT_CLAIMED, false,
+	c.seq = GEARS_SC_SLOT_SEQ(w);
+	if (!__atomic_compare_exchange_n(&s->state, &w, GEARS_SC_SLOT_WORD(c.seq, GEARS_SC_SLOT_CLAIMED), false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return 0;
-	/* Guest-written: validate before use. */
-	kind = s->kind;
-	c.nr = (int)s->nr;
-	c.compat = s->compat != 0;
-	c.exit = kind == GEARS_SC_REQ_EXIT;
-	c.cr3 = s->cr3;
-	c.task = s->task;
-	c.tid = s->pid;
-	c.pid = s->tgid;
-	c.ppid = s->ppid;
-	c.time_ns = sc_tsc_ns(sc, s->tsc);
-	memcpy(c.comm, s->comm, sizeof(c.comm));
-	c.comm[sizeof(c.comm) - 1] = 0;
-	if (kind < GEARS_SC_REQ_ENTRY || kind > GEARS_SC_REQ_HCALL || s->cpu != (uint32_t)cpu ||
-	    call_from_regs(sc, &c, s->regs)) {
+	if (!read_request(s, cpu, &req)) {
 		sc->st.bad_records++;
-		goto done;
+		goto answer;	/* with nothing changed */
 	}
-	if (kind == GEARS_SC_REQ_HCALL) {
+	c.nr = (int)req.nr;
+	c.compat = req.compat != 0;
+	c.exit = req.kind == GEARS_SC_REQ_EXIT;
+	c.cr3 = req.cr3;
+	c.task = req.task;
+	c.tid = req.pid;
+	c.pid = req.tgid;
+	c.ppid = req.ppid;
+	c.time_ns = sc_tsc_ns(sc, req.tsc);
+	memcpy(c.comm, req.comm, sizeof(c.comm));
+	if (call_from_regs(sc, &c, req.regs)) {
+		sc->st.bad_records++;
+		goto answer;
+	}
+	fault_delay(sc, &c);
+	if (req.kind == GEARS_SC_REQ_HCALL) {
 		c.nr = (int)GEARS_HCALL_NR;
 		c.ret = -ENOSYS;
 		hcall(sc, &c);
 	} else {
 		sc_dispatch(sc, &c);
 	}
-	act = apply_sync(sc, &c, kind);
+	act = stage_changes(&c, req.kind);
 	sc->st.sync_requests++;
-done:
-	s->action = act;
-	expect = GEARS_SC_SLOT_CLAIMED;
-	if (!__atomic_compare_exchange_n(&s->state, &expect, GEARS_SC_SLOT_DONE, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+answer:
+	if (!c.lost) {
+		uint64_t expect = GEARS_SC_SLOT_WORD(c.seq, GEARS_SC_SLOT_CLAIMED);
+
+		s->action = act;
+		s->set_mask = c.set_mask;
+		memcpy(s->set_regs, c.set_regs, sizeof(s->set_regs));
+		/* Publishes the answer, unless the guest gave up first. */
+		c.lost = !__atomic_compare_exchange_n(&s->state, &expect,
+						      GEARS_SC_SLOT_WORD(c.seq, GEARS_SC_SLOT_DONE), false,
+						      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	}
+	if (c.lost)
 		sc->st.sync_late++;
+	sc_call_settle(&c, !c.lost);
 	return 1;
 }
 
@@ -911,6 +1101,11 @@ static int drain_ring(struct gears_sc *sc)
 	return n;
 }
 
+int sc_serve(struct gears_sc *sc)
+{
+	return serve_slots(sc) + drain_ring(sc);
+}
+
 int gears_sc__poll(struct gears_sc *sc, int timeout_us)
 {
 	uint64_t deadline = gears_now_ns() + (uint64_t)(timeout_us > 0 ? timeout_us : 0) * 1000ull;
@@ -918,10 +1113,8 @@ int gears_sc__poll(struct gears_sc *sc, int timeout_us)
 	for (;;) {
 		int n = 0, r;
 
-		if (sc->stub) {
-			n += serve_slots(sc);
-			n += drain_ring(sc);
-		}
+		if (sc->stub)
+			n += sc_serve(sc);
 		if (sc->bps) {
 			r = sc_exit_poll(sc, 0);
 			if (r < 0)

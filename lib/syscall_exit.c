@@ -171,6 +171,7 @@ static int entry64(struct gears_sc *sc, struct gears_gdb *g, int cpu, const stru
 		*d = (struct sc_deny){ .task = c.task, .nr = c.nr_dirty ? c.new_nr : c.nr,
 				       .skip = c.deny, .ret = c.deny_ret };
 	}
+	sc_call_settle(&c, !e);	/* the VM is stopped: applied unless a write failed */
 	return e;
 }
 
@@ -214,6 +215,7 @@ static int ret_common(struct gears_sc *sc, int cpu, uint64_t regs_va, uint64_t g
 	sc_dispatch(sc, &c);
 	if (c.ret_dirty)
 		sc_write_reg(sc, regs_va, GEARS_PTREGS_AX, (uint64_t)c.new_ret);
+	sc_call_settle(&c, true);
 	return 0;
 }
 
@@ -247,6 +249,7 @@ static int entry80(struct gears_sc *sc, int cpu, const struct gears_regs *r)
 		*d = (struct sc_deny){ .task = c.task, .nr = c.nr_dirty ? c.new_nr : c.nr,
 				       .skip = c.deny, .ret = c.deny_ret };
 	}
+	sc_call_settle(&c, true);
 	return 0;
 }
 

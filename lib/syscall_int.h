@@ -16,6 +16,12 @@
 
 #define SC_MAX_HANDLERS 64
 #define SC_MAX_DENY 512
+#define SC_MAX_SETTLE 4
+
+struct gears_sc_call;
+/* Told, once the answer to a sync call is settled, whether the guest applied
+ * it (false: it had stopped waiting; nothing of the answer reached the call). */
+typedef void (*sc_settle_fn)(struct gears_sc_call *c, bool applied, void *ctx);
 
 struct sc_handler {
 	int id;
@@ -45,6 +51,18 @@ struct gears_sc_call {
 	int new_nr;
 	int64_t deny_ret;	/* what a skipped call returns */
 	int64_t new_ret;
+	/* sync delivery: the request this call answers (the slot protocol in
+	 * sc_abi.h), and the answer as it is staged */
+	struct gears_sc_slot *slot;
+	uint64_t seq;
+	bool lost;			/* the guest gave up on it: nothing will be applied */
+	uint64_t set_mask;		/* pt_regs words the answer replaces */
+	uint64_t set_regs[GEARS_PTREGS_WORDS];
+	struct {
+		sc_settle_fn fn;
+		void *ctx;
+	} settle[SC_MAX_SETTLE];
+	int nsettle;
 };
 
 struct sc_deny {			/* exit mode: a call between its two stops */
@@ -77,7 +95,7 @@ struct gears_sc {
 		uint8_t orig[5];
 	} exit_site[4];
 	int nexit;
-	uint64_t strncpy_nofault, copy_nofault;
+	uint64_t strncpy_nofault, copy_nofault, copy_to_nofault;
 	uint64_t gs_current_task, gs_cpu_number;
 	uint32_t off_pid, off_tgid, off_comm, off_parent;
 	uint64_t tsc_khz;
@@ -89,8 +107,18 @@ struct gears_sc {
 	struct gears_sc_ctl *ctl;
 	struct gears_sc_slot *slots;
 	struct gears_sc_ev *ring;
+	uint8_t *stage;			/* the guest CPUs' stage buffers (host view) */
+	uint32_t stage_size;		/* bytes per CPU */
+	uint64_t copy_wait_ns;		/* how long a guest CPU may take to copy a stage */
 	uint64_t tail;
 	uint64_t stuck_since;
+	/* fault injection for tests (GEARS_FAULT_SLOW_ANSWER, see fault_init) */
+	struct {
+		bool armed, exit;
+		int nr;
+		unsigned ms;
+		char comm[16];
+	} fault;
 
 	struct sc_handler h[SC_MAX_HANDLERS];
 	int nh, next_id;
@@ -152,6 +180,19 @@ int sc_task_info(struct gears_sc *sc, uint64_t task, struct gears_sc_call *c);
 uint64_t sc_tsc_ns(const struct gears_sc *sc, uint64_t tsc);
 /* A call's arguments, return value, user IP and SP from a copy of its pt_regs. */
 void sc_call_fill(struct gears_sc_call *c, const struct sc_uregs *u);
+/* Sync delivery: the answer replaces pt_regs word at byte offset `off`. */
+void sc_call_stage_reg(struct gears_sc_call *c, uint32_t off, uint64_t v);
+/* Sync delivery: have the waiting guest thread write `len` bytes at user `va`
+ * (pages present, user and writable) before it goes on. 0, -EACCES, -EFAULT,
+ * -ECANCELED (the guest stopped waiting: nothing more of this call's answer
+ * will be applied), -ETIMEDOUT, -ENOTSUP (no copy_to_user_nofault). */
+int sc_call_copy(struct gears_sc_call *c, uint64_t va, const void *buf, size_t len);
+/* Be told how the answer to this call was settled (sync delivery; other
+ * deliveries apply changes at once and tell `applied` = true). */
+int sc_call_on_settle(struct gears_sc_call *c, sc_settle_fn fn, void *ctx);
+void sc_call_settle(struct gears_sc_call *c, bool applied);
+/* Serve every posted request and drain the ring once (the fuzzer's entry). */
+int sc_serve(struct gears_sc *sc);
 
 /* lib/syscall_call.c: all user registers of a sync or exit-mode return call
  * (read; replace, keeping CS/SS, sanitising flags, orig_ax = -1). */

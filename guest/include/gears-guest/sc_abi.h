@@ -28,7 +28,11 @@
 #define GEARS_SC_RING_OFF	0x11000u	/* struct gears_sc_ev[GEARS_SC_RING_SLOTS] */
 #define GEARS_SC_RING_SLOTS	4096u		/* power of two */
 #define GEARS_SC_EV_SIZE	256u
-#define GEARS_SC_END		(GEARS_SC_RING_OFF + GEARS_SC_RING_SLOTS * GEARS_SC_EV_SIZE)
+/* Staging for user memory a handler writes (see the slot protocol): one buffer
+ * per CPU of ctl.stage_size bytes, CPU n's at STAGE_OFF + n * stage_size. */
+#define GEARS_SC_STAGE_OFF	(GEARS_SC_RING_OFF + GEARS_SC_RING_SLOTS * GEARS_SC_EV_SIZE)
+#define GEARS_SC_STAGE_SIZE	0x40000u
+#define GEARS_SC_END		(GEARS_SC_STAGE_OFF + GEARS_SC_STAGE_SIZE)
 
 /* Syscall numbers covered by the per-number bitmaps. Higher numbers (x32,
  * garbage) always pass through, except the hypercall number. */
@@ -96,16 +100,60 @@
 #define GEARS_SC_EVF_NOSTR	0x04u	/* a string argument could not be read */
 #define GEARS_SC_EVF_DENIED	0x08u	/* exit of a call the host denied */
 
-/* Sync slot states. */
+/*
+ * Synchronous requests: the slot protocol.
+ *
+ * One slot per CPU, used only by code that runs with interrupts off on that
+ * CPU: the entry hooks are called so, and the return hook turns them off
+ * around its work (syscall_exit_to_user_mode runs with IRQs on, where a
+ * preemptible kernel could give the CPU, and its slot, to another task in
+ * the middle of a request, or move the waiting task to another CPU). So a
+ * CPU's slot never holds two requests at once.
+ *
+ * slot.state is GEARS_SC_SLOT_WORD(seq, state): seq counts the CPU's requests,
+ * and every transition is one compare-and-swap of the whole word, so that a
+ * transition meant for one request can never act on a later one.
+ *
+ *   (any, seq-1)  -guest: request filled->        POSTED
+ *   POSTED        -host claims->                  CLAIMED
+ *   POSTED        -guest, sync_timeout passed->   ABANDONED   (never claimed)
+ *   CLAIMED       -host staged a memory write->   COPY
+ *   COPY          -guest copied it, copy_ret->    CLAIMED     (restarts sync_hard)
+ *   CLAIMED       -host staged its answer->       DONE
+ *   CLAIMED       -guest, sync_hard passed->      ABANDONED   (a late answer)
+ *   DONE          -guest applied the answer->     IDLE
+ *
+ * The guest writes the request fields before POSTED and copy_ret in COPY; the
+ * host writes the answer fields and the CPU's stage buffer only while it
+ * holds CLAIMED, each time before the CAS that publishes them; the guest reads
+ * them only after seeing COPY or DONE of its own seq. So:
+ *  - the host never writes into the caller's pt_regs: the waiting guest applies
+ *    the answer (set_regs, action) itself, and the single CAS out of CLAIMED
+ *    (to DONE by the host, to ABANDONED by the guest) decides whether it is
+ *    applied. A host whose CAS fails has answered late: it counts that, and
+ *    nothing of its answer reaches the call, which went on unchanged;
+ *  - user memory is written by the waiting thread itself, with the kernel's
+ *    copy_to_user_nofault from the stage buffer, in COPY: a host that lost
+ *    the race cannot enter COPY, so no write lands after the call went on
+ *    (say into a stack it is using again, or an address space execve freed);
+ *  - a guest that gives up (fail-open) never waits on a dead or stopped host
+ *    for longer than sync_timeout (unclaimed) or sync_hard since the host's
+ *    last sign of life (claimed).
+ * One host serves a VM's slots, one request at a time.
+ */
 #define GEARS_SC_SLOT_IDLE	0u
 #define GEARS_SC_SLOT_POSTED	1u	/* guest waits; host may claim */
 #define GEARS_SC_SLOT_CLAIMED	2u	/* host is working on it */
-#define GEARS_SC_SLOT_DONE	3u	/* host answered: action valid */
+#define GEARS_SC_SLOT_DONE	3u	/* host answered: set_regs, action valid */
 #define GEARS_SC_SLOT_ABANDONED	4u	/* guest gave up waiting (host too slow) */
+#define GEARS_SC_SLOT_COPY	5u	/* host staged copy_len bytes for copy_to */
+#define GEARS_SC_SLOT_WORD(seq, st)	((uint64_t)(seq) << 8 | (st))
+#define GEARS_SC_SLOT_STATE(w)	((uint32_t)((w) & 0xff))
+#define GEARS_SC_SLOT_SEQ(w)	((w) >> 8)
 
 /* Host answers. */
-#define GEARS_SC_ACT_CONTINUE	0u	/* run the call (pt_regs as the host left them) */
-#define GEARS_SC_ACT_DENY	1u	/* do not run it; return pt_regs->ax (the host set it) */
+#define GEARS_SC_ACT_CONTINUE	0u	/* run the call (pt_regs with set_regs applied) */
+#define GEARS_SC_ACT_DENY	1u	/* do not run it; return pt_regs->ax (from set_regs) */
 #define GEARS_SC_ACT_SKIP	2u	/* hypercall answered: return pt_regs->ax, kernel never sees it */
 #define GEARS_SC_ACT_MASK	0xffu
 #define GEARS_SC_ACT_F_EXIT	0x100u	/* flag on an entry answer: ask again at this call's
@@ -155,25 +203,32 @@ struct gears_sc_ev {
 	char data[GEARS_SC_EV_DATA];	/* captured strings, each NUL-terminated */
 };
 
-/* One synchronous request per vCPU (the hooks run with IRQs off, so a CPU's
- * slot is never used twice at once). GEARS_SC_SLOT_SIZE bytes. */
+/* One synchronous request per CPU (the protocol above). GEARS_SC_SLOT_SIZE bytes. */
 struct gears_sc_slot {
-	uint32_t state;		/* GEARS_SC_SLOT_* */
+	uint64_t state;		/* GEARS_SC_SLOT_WORD(seq, GEARS_SC_SLOT_*) */
+	/* the request: written by the guest before POSTED */
 	uint32_t kind;		/* GEARS_SC_REQ_* */
-	uint64_t seq;		/* request counter of this CPU */
+	uint32_t nr;
 	uint64_t regs;		/* struct pt_regs * of the caller (kernel VA) */
 	uint64_t task;
 	uint64_t cr3;
 	uint64_t tsc;
-	uint32_t nr;
 	uint32_t cpu;
+	uint32_t compat;
 	int32_t pid;
 	int32_t tgid;
-	char comm[16];
-	uint32_t action;	/* host's answer: GEARS_SC_ACT_* */
-	uint32_t compat;
 	int32_t ppid;
-	uint8_t pad[GEARS_SC_SLOT_SIZE - 92];
+	uint32_t pad0;
+	char comm[16];
+	/* the answer: written by the host while it holds CLAIMED */
+	uint32_t action;	/* DONE: GEARS_SC_ACT_* */
+	uint32_t copy_len;	/* COPY: bytes at the start of this CPU's stage buffer */
+	uint64_t copy_to;	/* COPY: the user address they go to */
+	int64_t copy_ret;	/* COPY: the guest's result, 0 or -errno (written by the guest) */
+	uint64_t set_mask;	/* DONE: bit i set: pt_regs word i becomes set_regs[i]
+				 * (never CS or SS: the guest ignores those bits) */
+	uint64_t set_regs[GEARS_PTREGS_WORDS];
+	uint8_t pad[GEARS_SC_SLOT_SIZE - 88 - 200];
 };
 
 /* Configuration and counters, at GEARS_SC_CTL_OFF. */
@@ -192,7 +247,7 @@ struct gears_sc_ctl {
 	uint32_t off_pid, off_tgid, off_comm, off_parent;
 	/* synchronous requests */
 	uint64_t sync_timeout_tsc;	/* spin bound while POSTED */
-	uint64_t sync_hard_tsc;		/* bound while CLAIMED (host alive but slow) */
+	uint64_t sync_hard_tsc;		/* bound while CLAIMED, from the host's last sign of life */
 	uint64_t ring_wait_tsc;		/* a full ring: wait this long for room, then drop */
 	uint64_t orig_exit;		/* syscall_exit_to_user_mode (0: return hook not installed) */
 	uint64_t cookie;		/* marks a live slow-path frame (random per install) */
@@ -204,14 +259,17 @@ struct gears_sc_ctl {
 	/* counters (guest increments, host reads) */
 	uint64_t ring_drops;		/* events lost because the ring was full */
 	uint64_t sync_timeouts;		/* requests the host did not answer in time */
-	uint64_t sync_late;		/* answers that came after the guest gave up */
 	uint64_t hcalls;
 	/* doorbell: with bell_port set, a CPU that posts a request while the host
 	 * sleeps (bell_armed) clears bell_armed and writes a byte to that I/O port,
 	 * an isa-debugcon device whose chardev the host polls */
 	uint32_t bell_port;
 	uint32_t bell_armed;
-	uint64_t reserved[20];
+	/* memory writes (COPY): copy_to_user_nofault, and each CPU's stage buffer size */
+	uint64_t copy_to_nofault;
+	uint32_t stage_size;
+	uint32_t pad2;
+	uint64_t reserved[19];
 	/* per-number selection: GEARS_SC_SEL_* bits */
 	uint16_t sel[GEARS_SC_NR_MAX];
 	uint16_t sel32[GEARS_SC_NR_MAX];	/* the same for compat (i386) numbers */
@@ -222,6 +280,8 @@ struct gears_sc_ctl {
 
 _Static_assert(sizeof(struct gears_sc_ev) == GEARS_SC_EV_SIZE, "event size");
 _Static_assert(sizeof(struct gears_sc_slot) == GEARS_SC_SLOT_SIZE, "slot size");
+_Static_assert(__builtin_offsetof(struct gears_sc_slot, action) == 88 &&
+	       __builtin_offsetof(struct gears_sc_slot, pad) == 88 + 200, "slot layout");
 _Static_assert(sizeof(struct gears_sc_ctl) <= GEARS_SC_SLOTS_OFF - GEARS_SC_CTL_OFF, "ctl size");
 _Static_assert(GEARS_SC_END <= (2u << 20), "fits the region");
 _Static_assert(__builtin_offsetof(struct gears_sc_ctl, orig_do_syscall_64) == GEARS_SC_CTL_ORIG64,
