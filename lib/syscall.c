@@ -247,6 +247,17 @@ void gears_sc__set_ring_wait(struct gears_sc *sc, int ms)
 		sc->ctl->ring_wait_tsc = tsc_per_ms(sc) * sc->ring_wait_ms;
 }
 
+/* The default of gears_sc_opts.sync_timeout_ms: 200, or GEARS_SYNC_TIMEOUT_MS
+ * (1..60000) for a host that may be starved of CPU for longer than that (a
+ * loaded test machine) and would rather have the guest wait. */
+static unsigned env_sync_timeout_ms(void)
+{
+	const char *v = getenv("GEARS_SYNC_TIMEOUT_MS");
+	long ms = v ? strtol(v, NULL, 10) : 0;
+
+	return ms >= 1 && ms <= 60000 ? (unsigned)ms : 200;
+}
+
 struct gears_sc *gears_sc__new(struct gears_vm *vm, const struct gears_sc_opts *o)
 {
 	struct gears_sc *sc = calloc(1, sizeof(*sc));
@@ -258,7 +269,7 @@ struct gears_sc *gears_sc__new(struct gears_vm *vm, const struct gears_sc_opts *
 	sc->next_id = 1;
 	bool has = o && o->sz >= offsetof(struct gears_sc_opts, ring_wait_ms) + sizeof(int);
 
-	sc->sync_timeout_ms = o && o->sync_timeout_ms ? o->sync_timeout_ms : 200;
+	sc->sync_timeout_ms = o && o->sync_timeout_ms ? o->sync_timeout_ms : env_sync_timeout_ms();
 	sc->ring_wait_ms = !has || !o->ring_wait_ms ? 50 : o->ring_wait_ms < 0 ? 0 : (unsigned)o->ring_wait_ms;
 	sc->l = gears_vm__linux(vm);
 	sc->mem = gears_vm__mem(vm);

@@ -421,11 +421,31 @@ INLINE void exit_work(void *regs, struct frame *f)
 		sync_req(GEARS_SC_REQ_EXIT, regs, f->nr, f->compat, &w);
 }
 
+static inline uint64_t irq_save(void)
+{
+	uint64_t fl;
+
+	asm volatile("pushfq; popq %0; cli" : "=r"(fl) : : "memory");
+	return fl;
+}
+
+static inline void irq_restore(uint64_t fl)
+{
+	if (fl & 0x200)	/* X86_EFLAGS_IF */
+		asm volatile("sti" : : : "memory");
+}
+
 /*
  * Called instead of syscall_exit_to_user_mode(regs), from do_syscall_64 and
  * the int 0x80 path: the return value in pt_regs->ax is final here, and signal
  * delivery (which rewrites ax) has not happened yet. Only calls that came
  * through the slow path have a live frame; others pass straight on.
+ *
+ * The kernel calls this with interrupts on. The work runs with them off, as
+ * at entry: a CPU's request slot and a reserved ring record are this CPU's
+ * only while nothing can preempt it (on a preemptible kernel another task
+ * would take the CPU, and its slot, mid-request, or this one would migrate
+ * away from the slot it waits on).
  */
 void gears_sc_exit_hook(void *regs) HIDDEN;
 void gears_sc_exit_hook(void *regs)
@@ -434,8 +454,11 @@ void gears_sc_exit_hook(void *regs)
 	struct frame *f = frame_of(regs);
 
 	if (CTL->enabled && f->magic == CTL->cookie && f->regs == (uint64_t)regs && !f->done) {
+		uint64_t fl = irq_save();
+
 		f->done = 1;
 		exit_work(regs, f);
+		irq_restore(fl);
 	}
 	((exit_fn)CTL->orig_exit)(regs);
 }

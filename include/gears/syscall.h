@@ -55,7 +55,9 @@ typedef int (*gears_sc_handler_fn)(struct gears_sc_call *c, void *ctx);
 
 struct gears_sc_opts {
 	size_t sz;
-	unsigned sync_timeout_ms;	/* guest waits this long for an answer (default 200) */
+	unsigned sync_timeout_ms;	/* guest waits this long for gears to take up a request
+					 * (default 200, or $GEARS_SYNC_TIMEOUT_MS); once taken up,
+					 * 10 x that + 1 s without word from gears */
 	int ring_wait_ms;		/* a full ring: the guest waits this long for room
 					 * before dropping a record (default 50; -1: never wait) */
 };
