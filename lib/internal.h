@@ -76,5 +76,10 @@ struct gears_gdb;
 struct gears_regs;
 int region_call_on(struct gears_region *r, struct gears_gdb *g, uint64_t off, uint64_t arg, uint64_t *ret,
 		   bool (*ok)(const struct gears_regs *regs, void *ctx), void *ctx);
+/* A region object over `host` (the region's 2 MiB as this process maps them)
+ * at guest-physical `gpa`; gears_region__open finds both from the VM. vm NULL:
+ * for tests, without page-table work (map/unmap/mapped). */
+struct gears_vm;
+struct gears_region *region_new(struct gears_vm *vm, uint8_t *host, uint64_t gpa);
 
 #endif
