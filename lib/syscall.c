@@ -369,6 +369,7 @@ static void ctl_init(struct gears_sc *sc)
 	c->bell_port = sc->bell_port;
 	c->copy_to_nofault = sc->copy_to_nofault;
 	c->stage_size = sc->stage_size;
+	memcpy(c->patient, sc->patient, sizeof(c->patient));
 	if (getrandom(&c->cookie, sizeof(c->cookie), 0) != sizeof(c->cookie))
 		c->cookie = gears_now_ns() * 0x9e3779b97f4a7c15ull;
 	c->cookie |= 1;	/* never 0, the value of a cleared frame */
@@ -376,6 +377,31 @@ static void ctl_init(struct gears_sc *sc)
 	c->enabled = 1;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	c->magic = GEARS_SC_MAGIC;
+}
+
+void sc_hold_task(struct gears_sc *sc, uint64_t task, bool hold)
+{
+	int free_at = -1;
+
+	if (!task)
+		return;
+	for (int i = 0; i < (int)GEARS_SC_PATIENT; i++) {
+		if (sc->patient[i] == task) {
+			if (hold)
+				return;
+			sc->patient[i] = 0;
+			if (sc->ctl)
+				__atomic_store_n(&sc->ctl->patient[i], 0, __ATOMIC_RELEASE);
+			return;
+		}
+		if (!sc->patient[i] && free_at < 0)
+			free_at = i;
+	}
+	if (!hold || free_at < 0)
+		return;	/* (all taken: that task only has the usual bound) */
+	sc->patient[free_at] = task;
+	if (sc->ctl)
+		__atomic_store_n(&sc->ctl->patient[free_at], task, __ATOMIC_RELEASE);
 }
 
 /* Bytes of `call target` at `site`. */
@@ -701,6 +727,7 @@ void gears_sc__free(struct gears_sc *sc)
 {
 	if (!sc)
 		return;
+	inject_reap(sc, true);
 	sc->nh = 0;
 	sc->nhc = 0;
 	/* A VM that is gone needs no restoring (and has no gdbstub to do it). */
@@ -1126,6 +1153,8 @@ int gears_sc__poll(struct gears_sc *sc, int timeout_us)
 
 		if (sc->stub)
 			n += sc_serve(sc);
+		if (sc->orphans)
+			inject_reap(sc, false);
 		if (sc->bps) {
 			r = sc_exit_poll(sc, 0);
 			if (r < 0)

@@ -132,6 +132,8 @@ struct gears_sc {
 
 	unsigned bell_port;		/* doorbell I/O port (0: none) */
 	long wake_off;			/* lib/inject.c: its wake-up trampoline in the region */
+	struct gears_inject *orphans;	/* lib/inject.c: freed while their thread was still theirs */
+	uint64_t patient[GEARS_SC_PATIENT];	/* ctl.patient, kept across installs */
 
 	struct sc_deny deny[SC_MAX_DENY];
 	struct gears_sc_stats st;
@@ -191,6 +193,10 @@ int sc_call_copy(struct gears_sc_call *c, uint64_t va, const void *buf, size_t l
  * deliveries apply changes at once and tell `applied` = true). */
 int sc_call_on_settle(struct gears_sc_call *c, sc_settle_fn fn, void *ctx);
 void sc_call_settle(struct gears_sc_call *c, bool applied);
+/* A task held in the middle of something (an injection): its requests wait
+ * for a claim as long as for an answer (ctl.patient), so that a host starved of
+ * CPU for a moment does not leave it halfway. */
+void sc_hold_task(struct gears_sc *sc, uint64_t task, bool hold);
 /* Serve every posted request and drain the ring once (the fuzzer's entry). */
 int sc_serve(struct gears_sc *sc);
 
@@ -198,6 +204,10 @@ int sc_serve(struct gears_sc *sc);
  * (read; replace, keeping CS/SS, sanitising flags, orig_ax = -1). */
 int sc_call_uregs(const struct gears_sc_call *c, struct sc_uregs *u);
 int sc_call_set_uregs(struct gears_sc_call *c, const struct sc_uregs *u);
+
+/* lib/inject.c: finish with injections freed while their thread was still
+ * taken (sc->orphans), once it is restored or gone; all: every one, now. */
+void inject_reap(struct gears_sc *sc, bool all);
 
 /* lib/syscall_exit.c: exit mode (gdbstub breakpoints) */
 int sc_bps_install(struct gears_sc *sc);

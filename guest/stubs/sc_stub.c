@@ -321,7 +321,7 @@ INLINE void copy_stage(volatile struct gears_sc_slot *s, uint32_t cpu)
 static uint32_t sync_req(uint32_t kind, void *regs, int nr, int compat, const struct who *w)
 {
 	volatile struct gears_sc_slot *s;
-	uint64_t t0, now, seq;
+	uint64_t t0, now, seq, soft;
 
 	if (w->cpu >= GEARS_SC_MAX_CPUS)
 		return ACT_TIMEDOUT;
@@ -339,6 +339,11 @@ static uint32_t sync_req(uint32_t kind, void *regs, int nr, int compat, const st
 	s->compat = (uint32_t)compat;
 	for (int i = 0; i < 16; i++)
 		s->comm[i] = w->comm[i];
+	/* How long to wait for a claim: longer for a task the host holds. */
+	soft = CTL->sync_timeout_tsc;
+	for (unsigned i = 0; i < GEARS_SC_PATIENT; i++)
+		if (CTL->patient[i] == w->task)
+			soft = CTL->sync_hard_tsc;
 	t0 = s->tsc = rdtsc();
 	__atomic_store_n(&s->state, SLOT(seq, POSTED), __ATOMIC_RELEASE);
 	/* Wake a sleeping host (Dekker with its arm-then-check: it sees POSTED,
@@ -367,7 +372,7 @@ static uint32_t sync_req(uint32_t kind, void *regs, int nr, int compat, const st
 		/* Unclaimed after the short bound, or nothing from the host for the
 		 * long one: give up, with one CAS that the host's answer loses if it
 		 * comes now (or re-read what it just wrote). */
-		if ((st == SLOT(seq, POSTED) && now - t0 > CTL->sync_timeout_tsc) || now - t0 > CTL->sync_hard_tsc) {
+		if ((st == SLOT(seq, POSTED) && now - t0 > soft) || now - t0 > CTL->sync_hard_tsc) {
 			if (__atomic_compare_exchange_n(&s->state, &st, SLOT(seq, ABANDONED), 0, __ATOMIC_ACQ_REL,
 							__ATOMIC_RELAXED)) {
 				__atomic_add_fetch(&CTL->sync_timeouts, 1, __ATOMIC_RELAXED);

@@ -34,6 +34,8 @@
 #define GEARS_SC_STAGE_SIZE	0x40000u
 #define GEARS_SC_END		(GEARS_SC_STAGE_OFF + GEARS_SC_STAGE_SIZE)
 
+#define GEARS_SC_PATIENT	4u	/* ctl.patient entries */
+
 /* Syscall numbers covered by the per-number bitmaps. Higher numbers (x32,
  * garbage) always pass through, except the hypercall number. */
 #define GEARS_SC_NR_MAX		512u
@@ -269,7 +271,11 @@ struct gears_sc_ctl {
 	uint64_t copy_to_nofault;
 	uint32_t stage_size;
 	uint32_t pad2;
-	uint64_t reserved[19];
+	/* tasks (struct task_struct *) whose requests wait for a claim as long as
+	 * for an answer (sync_hard_tsc): threads gears holds in the middle of
+	 * something (an injection), for which going on unanswered is worse */
+	uint64_t patient[GEARS_SC_PATIENT];
+	uint64_t reserved[15];
 	/* per-number selection: GEARS_SC_SEL_* bits */
 	uint16_t sel[GEARS_SC_NR_MAX];
 	uint16_t sel32[GEARS_SC_NR_MAX];	/* the same for compat (i386) numbers */
