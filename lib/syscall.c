@@ -1082,6 +1082,7 @@ static int drain_ring(struct gears_sc *sc)
 		struct gears_sc_ev *slot = &sc->ring[sc->tail & (GEARS_SC_RING_SLOTS - 1)];
 		struct gears_sc_ev ev;
 		struct gears_sc_call c = { .sc = sc, .delivery = GEARS_SC_RING };
+		bool torn;
 
 		if (__atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE) != sc->tail + 1) {
 			/* Reserved but not yet written. A writer cannot be interrupted
@@ -1098,7 +1099,10 @@ static int drain_ring(struct gears_sc *sc)
 			continue;
 		}
 		sc->stuck_since = 0;
+		/* One copy, parsed; the guest may rewrite the record meanwhile, so
+		 * the copy's own commit mark says whether it is one record. */
 		memcpy(&ev, slot, sizeof(ev));
+		torn = ev.seq != sc->tail + 1;
 		sc->tail++;
 		/* Give the slots back in batches: the guest reads ring_tail on every
 		 * record, and a line we keep writing would bounce between cores. */
@@ -1106,7 +1110,7 @@ static int drain_ring(struct gears_sc *sc)
 			__atomic_store_n(&sc->ctl->ring_tail, sc->tail, __ATOMIC_RELEASE);
 		n++;
 		sc->st.ring_events++;
-		if ((ev.kind != GEARS_SC_EV_ENTRY && ev.kind != GEARS_SC_EV_EXIT) ||
+		if (torn || (ev.kind != GEARS_SC_EV_ENTRY && ev.kind != GEARS_SC_EV_EXIT) ||
 		    ev.data_len > GEARS_SC_EV_DATA || ev.nr >= GEARS_SC_NR_MAX) {
 			sc->st.bad_records++;
 			continue;
