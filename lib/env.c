@@ -393,14 +393,68 @@ static void reel_in(struct gears_env *e, struct pending *p, struct gears_sc_call
 		sc_call_on_settle(c, settled, e);
 }
 
-static void on_entry(struct gears_env *e, struct gears_sc_call *c)
+/* The new environment below the caller's red zone, 16-aligned: 0 placed
+ * (envp points there), -ECANCELED (the guest gave up on the call), or another
+ * error (no room: those pages are not there). */
+static int place_on_stack(struct gears_env *e, struct gears_sc_call *c, char **env, const struct sc_uregs *u,
+			  size_t *len)
 {
 	int envp_arg = c->nr == NR_EXECVEAT ? 3 : 2;
+	size_t ptr_off;
+	char *blob = layout(env, 0, len, &ptr_off);	/* the length is known after a layout */
+	uint64_t at = (u->sp - RED_ZONE - *len - 64) & ~0xfull;
+	int r;
+
+	free(blob);
+	blob = at < u->sp ? layout(env, at, len, &ptr_off) : NULL;
+	r = blob ? gears_sc_call__write(c, at, blob, *len) : -ENOMEM;
+	free(blob);
+	if (!r) {
+		gears_sc_call__set_arg(c, envp_arg, at + ptr_off);
+		e->st.rewritten++;
+		sc_call_on_settle(c, settled, e);
+	} else if (r == -ECANCELED) {
+		e->st.late++;
+	}
+	return r;
+}
+
+/* No room below the stack: the call becomes mmap, and at its return the
+ * environment goes there and the execve is issued again (on_exit_). Takes env. */
+static void start_fallback(struct gears_env *e, struct gears_sc_call *c, char **env, const struct sc_uregs *u,
+			   size_t len)
+{
+	for (int i = 0; i < PENDING_MAX; i++) {
+		struct pending *p = &e->pend[i];
+
+		if (p->used && gears_now_ns() - p->t < 10000000000ull)
+			continue;
+		pending_drop(p);
+		*p = (struct pending){ .used = true, .t = gears_now_ns(), .tid = c->tid, .regs = *u, .env = env };
+		p->regs.ip = u->ip - 2;
+		p->regs.ax = u->orig_ax;
+		gears_sc_call__want_exit(c);
+		gears_sc_call__set_nr(c, NR_MMAP);
+		gears_sc_call__set_arg(c, 0, 0);
+		gears_sc_call__set_arg(c, 1, (len + 4095) & ~4095ull);
+		gears_sc_call__set_arg(c, 2, 3);		/* PROT_READ|PROT_WRITE */
+		gears_sc_call__set_arg(c, 3, 0x8022);	/* MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE */
+		gears_sc_call__set_arg(c, 4, (uint64_t)-1);
+		gears_sc_call__set_arg(c, 5, 0);
+		sc_call_on_settle(c, settled, e);
+		return;
+	}
+	gears_env__free_envp(env);
+	e->st.failed++;
+}
+
+static void on_entry(struct gears_env *e, struct gears_sc_call *c)
+{
 	uint64_t path_va = gears_sc_call__arg(c, c->nr == NR_EXECVEAT ? 1 : 0);
-	uint64_t envp = gears_sc_call__arg(c, envp_arg), at;
+	uint64_t envp = gears_sc_call__arg(c, c->nr == NR_EXECVEAT ? 3 : 2);
 	struct pending *p = pending_of(e, c->tid);
-	char path[4096], **env, *blob;
-	size_t n, len, ptr_off;
+	char path[4096], **env;
+	size_t n, len = 0;
 	struct sc_uregs u;
 	int r;
 
@@ -431,47 +485,11 @@ static void on_entry(struct gears_env *e, struct gears_sc_call *c)
 		e->st.failed++;
 		return;
 	}
-	/* Below the red zone, 16-aligned; the length is known after layout. */
-	blob = layout(env, 0, &len, &ptr_off);
-	free(blob);
-	at = (u.sp - RED_ZONE - len - 64) & ~0xfull;
-	blob = at < u.sp ? layout(env, at, &len, &ptr_off) : NULL;
-	r = blob ? gears_sc_call__write(c, at, blob, len) : -ENOMEM;
-	free(blob);
-	if (!r || r == -ECANCELED) {
-		/* Written (or the guest gave up on the call: settled() counts it). */
-		if (!r) {
-			gears_sc_call__set_arg(c, envp_arg, at + ptr_off);
-			e->st.rewritten++;
-			sc_call_on_settle(c, settled, e);
-		} else {
-			e->st.late++;
-		}
+	r = place_on_stack(e, c, env, &u, &len);
+	if (!r || r == -ECANCELED)
 		gears_env__free_envp(env);
-		return;
-	}
-	/* No room (stack pages not there): mmap first, then execve again. */
-	for (int i = 0; i < PENDING_MAX; i++) {
-		if (e->pend[i].used && gears_now_ns() - e->pend[i].t < 10000000000ull)
-			continue;
-		pending_drop(&e->pend[i]);
-		p = &e->pend[i];
-		*p = (struct pending){ .used = true, .t = gears_now_ns(), .tid = c->tid, .regs = u, .env = env };
-		p->regs.ip = u.ip - 2;
-		p->regs.ax = u.orig_ax;
-		gears_sc_call__want_exit(c);
-		gears_sc_call__set_nr(c, NR_MMAP);
-		gears_sc_call__set_arg(c, 0, 0);
-		gears_sc_call__set_arg(c, 1, (len + 4095) & ~4095ull);
-		gears_sc_call__set_arg(c, 2, 3);		/* PROT_READ|PROT_WRITE */
-		gears_sc_call__set_arg(c, 3, 0x8022);	/* MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE */
-		gears_sc_call__set_arg(c, 4, (uint64_t)-1);
-		gears_sc_call__set_arg(c, 5, 0);
-		sc_call_on_settle(c, settled, e);
-		return;
-	}
-	gears_env__free_envp(env);
-	e->st.failed++;
+	else
+		start_fallback(e, c, env, &u, len);
 }
 
 /* The fallback failed: the original execve goes ahead unchanged, once. */

@@ -112,6 +112,53 @@ static int percpu_sym(struct gears_sc *sc, const char *old, const char *hot_memb
 	return 0;
 }
 
+/* int 0x80: 6.1.70+ and 6.7+ route it through int80_emulation; older kernels
+ * through do_int80_syscall_32 from entry_INT80_compat. */
+static void find_int80(struct gears_sc *sc)
+{
+	struct gears_linux *l = sc->l;
+	uint64_t a;
+
+	if (!gears_linux__sym(l, "int80_emulation", &sc->int80_fn) && !gears_linux__sym(l, "asm_int80_emulation", &a) &&
+	    !find_call(sc, a, sc->int80_fn, &sc->call80))
+		return;
+	if (!gears_linux__sym(l, "do_int80_syscall_32", &sc->int80_fn) && !gears_linux__sym(l, "entry_INT80_compat", &a) &&
+	    !find_call(sc, a, sc->int80_fn, &sc->call80))
+		return;
+	sc->int80_fn = sc->call80 = 0;
+	pr_info("guest kernel: no int 0x80 hook point found; compat calls not intercepted");
+}
+
+/* The stub and the host use the fixed x86-64 pt_regs layout (each offset the
+ * stub had to load would cost it under TCG): the guest's must be that one. */
+static int check_ptregs(struct gears_sc *sc)
+{
+	static const struct { const char *name; uint32_t off; } fixed[] = {
+		{ "r15", GEARS_PTREGS_R15 }, { "r14", GEARS_PTREGS_R14 }, { "r13", GEARS_PTREGS_R13 },
+		{ "r12", GEARS_PTREGS_R12 }, { "bp", GEARS_PTREGS_BP }, { "bx", GEARS_PTREGS_BX },
+		{ "r11", GEARS_PTREGS_R11 }, { "r10", GEARS_PTREGS_R10 }, { "r9", GEARS_PTREGS_R9 },
+		{ "r8", GEARS_PTREGS_R8 }, { "ax", GEARS_PTREGS_AX }, { "cx", GEARS_PTREGS_CX },
+		{ "dx", GEARS_PTREGS_DX }, { "si", GEARS_PTREGS_SI }, { "di", GEARS_PTREGS_DI },
+		{ "orig_ax", GEARS_PTREGS_ORIG_AX }, { "ip", GEARS_PTREGS_IP }, { "cs", GEARS_PTREGS_CS },
+		{ "flags", GEARS_PTREGS_FLAGS }, { "sp", GEARS_PTREGS_SP }, { "ss", GEARS_PTREGS_SS },
+	};
+	uint32_t at = 0;
+	long sz;
+	int r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
+		if ((r = member(sc, "pt_regs", fixed[i].name, &at)))
+			return r;
+		if (at != fixed[i].off)
+			return gears_err(ENOTSUP, "guest kernel's pt_regs.%s is at %u, not %u: unsupported",
+					 fixed[i].name, at, fixed[i].off);
+	}
+	sz = gears_kbtf__sizeof(gears_linux__btf(sc->l), "pt_regs");
+	if (sz < GEARS_PTREGS_SIZE || sz > 512)
+		return gears_err(EINVAL, "implausible sizeof(struct pt_regs) %ld", sz);
+	return 0;
+}
+
 static int read_facts(struct gears_sc *sc)
 {
 	struct gears_linux *l = sc->l;
@@ -124,18 +171,7 @@ static int read_facts(struct gears_sc *sc)
 		return r;
 	if (find_call(sc, sc->entry64, sc->do_syscall_64, &sc->call64))
 		return gears_err(ENOENT, "no `call do_syscall_64` in entry_SYSCALL_64: unsupported kernel");
-	/* int 0x80: 6.1.70+ and 6.7+ route it through int80_emulation; older
-	 * kernels through do_int80_syscall_32 from entry_INT80_compat. */
-	if (!gears_linux__sym(l, "int80_emulation", &sc->int80_fn) &&
-	    !gears_linux__sym(l, "asm_int80_emulation", &a) &&
-	    !find_call(sc, a, sc->int80_fn, &sc->call80)) {
-	} else if (!gears_linux__sym(l, "do_int80_syscall_32", &sc->int80_fn) &&
-		   !gears_linux__sym(l, "entry_INT80_compat", &a) &&
-		   !find_call(sc, a, sc->int80_fn, &sc->call80)) {
-	} else {
-		sc->int80_fn = sc->call80 = 0;
-		pr_info("guest kernel: no int 0x80 hook point found; compat calls not intercepted");
-	}
+	find_int80(sc);
 	if ((r = gears_linux__read(l, sc->call64, sc->orig64, 5)))
 		return r;
 	if (sc->call80 && gears_linux__read(l, sc->call80, sc->orig80, 5))
@@ -160,32 +196,8 @@ static int read_facts(struct gears_sc *sc)
 	if ((r = member(sc, "task_struct", "pid", &sc->off_pid)) ||
 	    (r = member(sc, "task_struct", "tgid", &sc->off_tgid)) ||
 	    (r = member(sc, "task_struct", "comm", &sc->off_comm)) ||
-	    (r = member(sc, "task_struct", "real_parent", &sc->off_parent)))
+	    (r = member(sc, "task_struct", "real_parent", &sc->off_parent)) || (r = check_ptregs(sc)))
 		return r;
-	/* The stub and the host use the fixed x86-64 layout (each offset the stub
-	 * had to load would cost it under TCG): the guest's must be that one. */
-	static const struct { const char *name; uint32_t off; } fixed[] = {
-		{ "r15", GEARS_PTREGS_R15 }, { "r14", GEARS_PTREGS_R14 }, { "r13", GEARS_PTREGS_R13 },
-		{ "r12", GEARS_PTREGS_R12 }, { "bp", GEARS_PTREGS_BP }, { "bx", GEARS_PTREGS_BX },
-		{ "r11", GEARS_PTREGS_R11 }, { "r10", GEARS_PTREGS_R10 }, { "r9", GEARS_PTREGS_R9 },
-		{ "r8", GEARS_PTREGS_R8 }, { "ax", GEARS_PTREGS_AX }, { "cx", GEARS_PTREGS_CX },
-		{ "dx", GEARS_PTREGS_DX }, { "si", GEARS_PTREGS_SI }, { "di", GEARS_PTREGS_DI },
-		{ "orig_ax", GEARS_PTREGS_ORIG_AX }, { "ip", GEARS_PTREGS_IP }, { "cs", GEARS_PTREGS_CS },
-		{ "flags", GEARS_PTREGS_FLAGS }, { "sp", GEARS_PTREGS_SP }, { "ss", GEARS_PTREGS_SS },
-	};
-	uint32_t at = 0;
-
-	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
-		if ((r = member(sc, "pt_regs", fixed[i].name, &at)))
-			return r;
-		if (at != fixed[i].off)
-			return gears_err(ENOTSUP, "guest kernel's pt_regs.%s is at %u, not %u: unsupported",
-					 fixed[i].name, at, fixed[i].off);
-	}
-	long sz = gears_kbtf__sizeof(gears_linux__btf(l), "pt_regs");
-
-	if (sz < GEARS_PTREGS_SIZE || sz > 512)
-		return gears_err(EINVAL, "implausible sizeof(struct pt_regs) %ld", sz);
 	if (!gears_linux__sym(l, "tsc_khz", &a) && !gears_linux__read(l, a, &khz, 4) && khz > 1000)
 		sc->tsc_khz = khz;
 	else
@@ -516,6 +528,52 @@ static int stub_remove(struct gears_sc *sc)
 	return r;
 }
 
+/* The stub's selection bits one handler asks for. */
+static uint16_t handler_bits(const struct sc_handler *h)
+{
+	uint16_t bits = 0;
+
+	if (h->flags & GEARS_SC_RING) {
+		if (h->flags & GEARS_SC_ON_ENTRY)
+			bits |= GEARS_SC_SEL_RING_ENTRY;
+		if (h->flags & GEARS_SC_ON_EXIT)
+			bits |= GEARS_SC_SEL_RING_EXIT;
+		if (h->flags & GEARS_SC_TIME)
+			bits |= GEARS_SC_SEL_TIME;
+	} else if (h->flags & GEARS_SC_SYNC) {
+		if (h->flags & GEARS_SC_ON_ENTRY)
+			bits |= GEARS_SC_SEL_SYNC_ENTRY;
+		if (h->flags & GEARS_SC_ON_EXIT)
+			bits |= GEARS_SC_SEL_SYNC_EXIT;
+	}
+	return bits;
+}
+
+/* For a number recorded in the ring: which strings the stub captures, and
+ * whether the return record carries the entry's arguments (where the call
+ * changes its registers, or strings were taken). */
+static uint16_t capture_bits(int nr, int compat)
+{
+	int argv, s0 = 0, s1 = 0;
+	unsigned mask = gears_sc__string_args(nr, compat, &argv);
+	const char *name = gears_sc__name(nr, compat);
+	uint16_t bits;
+
+	for (int a = 0; a < 6; a++) {
+		if (!(mask & (1u << a)))
+			continue;
+		if (!s0)
+			s0 = a + 1;
+		else if (!s1)
+			s1 = a + 1;
+	}
+	bits = (uint16_t)(s0 << GEARS_SC_SEL_STR0_SHIFT | s1 << GEARS_SC_SEL_STR1_SHIFT |
+			  (argv >= 0 ? argv + 1 : 0) << GEARS_SC_SEL_ARGV_SHIFT);
+	if (mask || argv >= 0 || (name && (!strcmp(name, "rt_sigreturn") || !strcmp(name, "sigreturn"))))
+		bits |= GEARS_SC_SEL_SAVE_ARGS;
+	return bits;
+}
+
 /* Recompute the guest's per-number selection from the handlers. */
 static void update_selection(struct gears_sc *sc)
 {
@@ -527,56 +585,16 @@ static void update_selection(struct gears_sc *sc)
 	memset(sel, 0, sizeof(sel));
 	for (int i = 0; i < sc->nh; i++) {
 		const struct sc_handler *h = &sc->h[i];
-		int compat = !!(h->flags & GEARS_SC_COMPAT);
-		uint16_t bits = 0;
+		uint16_t bits = handler_bits(h);
 
-		if (h->flags & GEARS_SC_RING) {
-			if (h->flags & GEARS_SC_ON_ENTRY)
-				bits |= GEARS_SC_SEL_RING_ENTRY;
-			if (h->flags & GEARS_SC_ON_EXIT)
-				bits |= GEARS_SC_SEL_RING_EXIT;
-			if (h->flags & GEARS_SC_TIME)
-				bits |= GEARS_SC_SEL_TIME;
-		} else if (h->flags & GEARS_SC_SYNC) {
-			if (h->flags & GEARS_SC_ON_ENTRY)
-				bits |= GEARS_SC_SEL_SYNC_ENTRY;
-			if (h->flags & GEARS_SC_ON_EXIT)
-				bits |= GEARS_SC_SEL_SYNC_EXIT;
-		}
 		for (int nr = 0; nr < (int)GEARS_SC_NR_MAX; nr++)
 			if (h->set[nr / 64] & (1ull << (nr % 64)))
-				sel[compat][nr] |= bits;
+				sel[!!(h->flags & GEARS_SC_COMPAT)][nr] |= bits;
 	}
-	/* Which strings the stub should capture for ring records. */
-	for (int compat = 0; compat < 2; compat++) {
-		for (int nr = 0; nr < (int)GEARS_SC_NR_MAX; nr++) {
-			int argv;
-			unsigned mask;
-			int s0 = 0, s1 = 0;
-
-			if (!(sel[compat][nr] & (GEARS_SC_SEL_RING_ENTRY | GEARS_SC_SEL_RING_EXIT)))
-				continue;
-			mask = gears_sc__string_args(nr, compat, &argv);
-			for (int a = 0; a < 6; a++) {
-				if (!(mask & (1u << a)))
-					continue;
-				if (!s0)
-					s0 = a + 1;
-				else if (!s1)
-					s1 = a + 1;
-			}
-			sel[compat][nr] |= (uint16_t)(s0 << GEARS_SC_SEL_STR0_SHIFT |
-						      s1 << GEARS_SC_SEL_STR1_SHIFT |
-						      (argv >= 0 ? argv + 1 : 0) << GEARS_SC_SEL_ARGV_SHIFT);
-			/* The return record must carry the entry's arguments where
-			 * the call changes its registers, or strings were taken. */
-			const char *name = gears_sc__name(nr, compat);
-
-			if (mask || argv >= 0 ||
-			    (name && (!strcmp(name, "rt_sigreturn") || !strcmp(name, "sigreturn"))))
-				sel[compat][nr] |= GEARS_SC_SEL_SAVE_ARGS;
-		}
-	}
+	for (int compat = 0; compat < 2; compat++)
+		for (int nr = 0; nr < (int)GEARS_SC_NR_MAX; nr++)
+			if (sel[compat][nr] & (GEARS_SC_SEL_RING_ENTRY | GEARS_SC_SEL_RING_EXIT))
+				sel[compat][nr] |= capture_bits(nr, compat);
 	/* sel before the fast-path bits: a CPU that sees a bit finds its sel. */
 	memcpy(c->sel, sel[0], sizeof(c->sel));
 	memcpy(c->sel32, sel[1], sizeof(c->sel32));

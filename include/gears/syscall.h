@@ -120,7 +120,7 @@ struct gears_sc_stats {
 	uint64_t ring_drops;	/* records lost: ring full (guest counter) */
 	uint64_t sync_requests;	/* requests answered */
 	uint64_t sync_timeouts;	/* requests the guest stopped waiting for */
-	uint64_t sync_late;	/* answers after the guest gave up */
+	uint64_t sync_late;	/* answers that came after the guest gave up: not applied */
 	uint64_t vm_stops;	/* exit-mode stops */
 	uint64_t hcalls;
 	uint64_t bad_records;	/* malformed data from the guest, skipped */
