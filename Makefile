@@ -2,6 +2,9 @@
 #
 #   make            libgears (static + shared) and the gears command, in build/
 #   make image      the default guest image (Debian kernel + busybox initramfs)
+#   make image KERNEL=PKG   the same for another Debian kernel package (e.g.
+#                   linux-image-rt-amd64), in build/image-PKG/; `make initrd KERNEL=PKG`
+#                   without the kernel modules (which need that kernel's headers: make deps KERNEL=PKG)
 #   make demo       install dependencies, build everything, boot a guest, show it
 #   make test       install dependencies, then every test (unit, fuzz, VM) under ASan/UBSan
 #   make bench      benchmarks (optimised build), printed as ratios
@@ -89,7 +92,7 @@ build/gen/sc_stub.h: build/gen/sc_stub.elf scripts/stub2c.sh
 $(LIB_OBJS) $(SUP_OBJS) $(CLI_OBJS): | $(GEN)
 
 deps:
-	@./scripts/install-deps.sh
+	@KERNEL=$(KERNEL) ./scripts/install-deps.sh
 
 $(O)/obj/%.o: %.c | $(GEN)
 	@mkdir -p $(dir $@)
@@ -169,37 +172,55 @@ build/guest/payloads/%: guest/payloads/%.c guest/payloads/rt.c guest/include/gea
 	$(call say,PAYLOAD,$@)
 	$(Q)$(GUEST_CC) $(PAYLOAD_CFLAGS) -o $@ guest/payloads/rt.c $<
 
-# ---- guest kernel modules ----
-# guest/modules/NAME.c -> build/guest/modules/NAME.ko, built by kbuild against
+# ---- guest images and kernel modules ----
+# KERNEL=PKG picks the guest kernel package; the default image (build/image, whose
+# modules are build/guest/modules) is linux-image-cloud-amd64's. Any other package gets
+# its own image directory, cached like the default one, with its modules inside.
+DEFAULT_KERNEL := linux-image-cloud-amd64
+KERNEL  ?= $(DEFAULT_KERNEL)
+ifeq ($(KERNEL),$(DEFAULT_KERNEL))
+IMAGE_DIR := build/image
+KMOD_DIR  := build/guest/modules
+else
+IMAGE_DIR := build/image-$(KERNEL)
+KMOD_DIR  := $(IMAGE_DIR)/modules
+endif
+# The PREEMPT_RT kernel the VM tests boot once (tests/vm/test_rt.sh); when it cannot be
+# downloaded the image build says why in its `unavailable` file and that test skips.
+RT_KERNEL := linux-image-rt-amd64
+
+# guest/modules/NAME.c -> $(KMOD_DIR)/NAME.ko, built by kbuild against
 # /usr/src/linux-headers-REL (scripts/install-deps.sh installs it), REL being the
-# guest kernel's release as the image build recorded it in build/image/release. kbuild
+# guest kernel's release as the image build recorded it in $(IMAGE_DIR)/release. kbuild
 # writes next to its sources, so each module is built from a copy in
-# build/guest/modules/src/NAME/. MAKEFLAGS is dropped so that our command line (CC=,
+# $(KMOD_DIR)/src/NAME/. MAKEFLAGS is dropped so that our command line (CC=,
 # O=, EXTRA_CFLAGS=, ...) cannot override the headers' own settings (gcc-12).
 # Not put in the initramfs: these are loaded into the guest from the host.
-GUEST_MODS := $(patsubst guest/modules/%.c,build/guest/modules/%.ko,$(wildcard guest/modules/*.c))
-build/image/release: build/image/initrd.img ;
-build/guest/modules/%.ko: guest/modules/%.c build/image/release
-	@mkdir -p build/guest/modules/src/$*
+GUEST_MODS := $(patsubst guest/modules/%.c,$(KMOD_DIR)/%.ko,$(wildcard guest/modules/*.c))
+$(IMAGE_DIR)/release: $(IMAGE_DIR)/initrd.img ;
+$(KMOD_DIR)/%.ko: guest/modules/%.c $(IMAGE_DIR)/release
+	@mkdir -p $(KMOD_DIR)/src/$*
 	$(call say,KMOD,$@)
-	$(Q)rel=$$(cat build/image/release) && kdir=/usr/src/linux-headers-$$rel && \
+	$(Q)rel=$$(cat $(IMAGE_DIR)/release) && kdir=/usr/src/linux-headers-$$rel && \
 	if [ ! -f "$$kdir/Makefile" ]; then \
-		echo "no $$kdir: install linux-headers-$$rel (make deps)" >&2; exit 1; fi && \
-	d=build/guest/modules/src/$* && \
+		echo "no $$kdir: install linux-headers-$$rel (make deps KERNEL=$(KERNEL))" >&2; exit 1; fi && \
+	d=$(KMOD_DIR)/src/$* && \
 	{ cmp -s $< $$d/$*.c || cp $< $$d/$*.c; } && \
 	printf 'obj-m := %s.o\nccflags-y := -Werror\n' $* >$$d/Kbuild && \
 	env -u MAKEFLAGS -u MFLAGS $(MAKE) -s -C "$$kdir" M=$(ROOT)/$$d modules && \
 	cp $$d/$*.ko $@
 
-image: build/image/initrd.img $(GUEST_MODS)
+.PHONY: initrd
+image: $(IMAGE_DIR)/initrd.img $(GUEST_MODS)
+initrd: $(IMAGE_DIR)/initrd.img
+$(IMAGE_DIR)/initrd.img: $(GUEST_PROGS) $(GUEST_LIBS) guest/init/init scripts/build-image.sh
+	./scripts/build-image.sh $(IMAGE_DIR) build/guest $(KERNEL)
 
 # A real distribution on a disk for the disk-guest tests (debootstrap; root only),
 # with the default image's kernel package so its modules load there too.
 image-debian: build/image/release
 	@./scripts/build-debian-image.sh build/image-debian \
 		"$$(ls build/image/dl/linux-image-$$(cat build/image/release)_*.deb | head -n 1)"
-build/image/initrd.img: $(GUEST_PROGS) $(GUEST_LIBS) guest/init/init scripts/build-image.sh
-	./scripts/build-image.sh build/image build/guest
 
 # ---- tests ----
 $(O)/tests/%: tests/unit/%.c $(O)/libgears.a tests/unit/testlib.h
@@ -249,6 +270,8 @@ fuzz: $(FUZZ_BINS)
 # The disk-guest test needs the Debian disk, which only root can build.
 VMTEST_IMAGES := image $(if $(filter 0,$(shell id -u)),image-debian)
 vmtest: $(O)/gears $(VMTEST_IMAGES) payloads
+	@$(MAKE) -s KERNEL=$(RT_KERNEL) initrd || \
+		echo "vmtest: no $(RT_KERNEL) image ($$(cat build/image-$(RT_KERNEL)/unavailable 2>/dev/null || echo 'build failed')): its test will skip" >&2
 	@GEARS=$(ROOT)/$(O)/gears ./tests/run-vm.sh
 
 test: deps

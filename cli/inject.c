@@ -79,7 +79,14 @@ static char *absolute(const char *path)
 	return p;
 }
 
-static int run(int argc, char **argv)
+struct inject_args {
+	const char *name, *comm, *module, *payload;
+	int pid, tid, timeout, no_kick;
+	int first;		/* argv index of the payload (or the first module parameter) */
+};
+
+/* Options before or after NAME; PAYLOAD ends them (its arguments are its own). */
+static int parse_args(int argc, char **argv, struct inject_args *a)
 {
 	static const struct option opts[] = {
 		{ "pid", required_argument, 0, 'p' }, { "tid", required_argument, 0, 't' },
@@ -87,109 +94,121 @@ static int run(int argc, char **argv)
 		{ "timeout", required_argument, 0, 'T' }, { "no-kick", no_argument, 0, 'K' },
 		{ "json", no_argument, 0, 'j' }, { "pretty", no_argument, 0, 'P' }, { 0, 0, 0, 0 }
 	};
-	const char *name = NULL, *comm = NULL, *module = NULL, *payload = NULL;
-	int pid = 0, tid = 0, timeout = 10000, no_kick = 0, c, r;
-	char *payload_abs = NULL, *module_abs = NULL;
-	json_t *args = json_array(), *j;
+	int c;
 
-	/* Options before or after NAME; PAYLOAD ends them (its arguments are its own). */
+	*a = (struct inject_args){ .timeout = 10000 };
 	optind = 1;
 	for (;;) {
 		c = getopt_long(argc, argv, "+", opts, NULL);
 		if (c == -1) {
-			if (!name && optind < argc) {
-				name = argv[optind++];
+			if (!a->name && optind < argc) {
+				a->name = argv[optind++];
 				continue;
 			}
 			break;
 		}
 		switch (c) {
-		case 'p': pid = atoi(optarg); break;
-		case 't': tid = atoi(optarg); break;
-		case 'c': comm = optarg; break;
-		case 'k': module = optarg; break;
-		case 'T': timeout = atoi(optarg); break;
-		case 'K': no_kick = 1; break;
+		case 'p': a->pid = atoi(optarg); break;
+		case 't': a->tid = atoi(optarg); break;
+		case 'c': a->comm = optarg; break;
+		case 'k': a->module = optarg; break;
+		case 'T': a->timeout = atoi(optarg); break;
+		case 'K': a->no_kick = 1; break;
 		case 'j': case 'P': break;
-		default: json_decref(args); return cli_usage(&cmd_inject, stderr);
+		default: return cli_usage(&cmd_inject, stderr);
 		}
 	}
-	if (!name || timeout <= 0) {
-		json_decref(args);
+	a->first = optind;
+	if (!a->name || a->timeout <= 0)
 		return cli_usage(&cmd_inject, stderr);
-	}
-	if (module) {
-		char params[4096] = "";
+	return 0;
+}
 
-		if (pid || tid || comm) {
-			json_decref(args);
-			return cli_error("--kernel-module runs in PID 1; no --pid/--tid/--comm");
-		}
-		for (int i = optind; i < argc; i++) {
-			if (strlen(params) + strlen(argv[i]) + 2 >= sizeof(params)) {
-				json_decref(args);
-				return cli_error("module parameters too long");
-			}
-			if (*params)
-				strcat(params, " ");
-			strcat(params, argv[i]);
-		}
-		json_array_append_new(args, json_string(params));
-		pid = 1;
-		payload = GEARS_GUEST_DIR "/payloads/insmod";
-		if (!(module_abs = absolute(module))) {
-			json_decref(args);
-			return 1;
-		}
-	} else {
-		if (optind >= argc || (!!pid + !!tid + !!comm) != 1) {
-			json_decref(args);
-			return cli_usage(&cmd_inject, stderr);
-		}
-		payload = argv[optind++];
-		for (int i = optind; i < argc; i++)
-			json_array_append_new(args, json_string(argv[i]));
-		if (json_array_size(args) > 16) {
-			json_decref(args);
-			return cli_error("at most 16 payload arguments");
-		}
-		if (comm && (r = pid_of_comm(name, comm, &pid))) {
-			json_decref(args);
-			return r;
-		}
+/* --kernel-module: the insmod payload in PID 1, its parameters one string. */
+static int module_job(int argc, char **argv, struct inject_args *a, json_t *args)
+{
+	char params[4096] = "";
+
+	if (a->pid || a->tid || a->comm)
+		return cli_error("--kernel-module runs in PID 1; no --pid/--tid/--comm");
+	for (int i = a->first; i < argc; i++) {
+		if (strlen(params) + strlen(argv[i]) + 2 >= sizeof(params))
+			return cli_error("module parameters too long");
+		if (*params)
+			strcat(params, " ");
+		strcat(params, argv[i]);
 	}
-	if (!(payload_abs = absolute(payload))) {
+	json_array_append_new(args, json_string(params));
+	a->pid = 1;
+	a->payload = GEARS_GUEST_DIR "/payloads/insmod";
+	return 0;
+}
+
+/* PAYLOAD [ARGS]: the target by --pid, --tid or --comm. */
+static int payload_job(int argc, char **argv, struct inject_args *a, json_t *args)
+{
+	if (a->first >= argc || (!!a->pid + !!a->tid + !!a->comm) != 1)
+		return cli_usage(&cmd_inject, stderr);
+	a->payload = argv[a->first];
+	for (int i = a->first + 1; i < argc; i++)
+		json_array_append_new(args, json_string(argv[i]));
+	if (json_array_size(args) > 16)
+		return cli_error("at most 16 payload arguments");
+	return a->comm ? pid_of_comm(a->name, a->comm, &a->pid) : 0;
+}
+
+static void print_result(const struct inject_args *a, json_t *j)
+{
+	json_int_t res = json_integer_value(json_object_get(j, "result"));
+
+	printf("%s: %s ran in pid %lld (tid %lld, %s) in %.1f ms: result %lld%s\n", a->name,
+	       a->module ? "module loader" : "payload", json_integer_value(json_object_get(j, "pid")),
+	       json_integer_value(json_object_get(j, "tid")), json_string_value(json_object_get(j, "how")),
+	       json_real_value(json_object_get(j, "total_ms")), res,
+	       json_is_true(json_object_get(j, "leaked")) ? " (its mapping could not be removed)" : "");
+}
+
+static int run(int argc, char **argv)
+{
+	struct inject_args a;
+	char *payload_abs = NULL, *module_abs = NULL;
+	json_t *args, *j;
+	json_int_t res;
+	int r;
+
+	if ((r = parse_args(argc, argv, &a)))
+		return r;
+	args = json_array();
+	r = a.module ? module_job(argc, argv, &a, args) : payload_job(argc, argv, &a, args);
+	if (!r && a.module && !(module_abs = absolute(a.module)))
+		r = 1;
+	if (!r && !(payload_abs = absolute(a.payload)))
+		r = 1;
+	if (r) {
 		json_decref(args);
 		free(module_abs);
-		return 1;
+		return r;
 	}
-	j = json_pack("{s:s, s:i, s:i, s:o, s:i, s:b}", "payload", payload_abs, "pid", pid, "tid", tid, "args",
-		      args, "timeout_ms", timeout, "no_kick", no_kick);
+	j = json_pack("{s:s, s:i, s:i, s:o, s:i, s:b}", "payload", payload_abs, "pid", a.pid, "tid", a.tid, "args",
+		      args, "timeout_ms", a.timeout, "no_kick", a.no_kick);
 	if (module_abs)
 		json_object_set_new(j, "blob", json_string(module_abs));
 	free(payload_abs);
 	free(module_abs);
-	j = ctl_request(name, "INJECT", j, timeout + 5000, "inject: ");
+	j = ctl_request(a.name, "INJECT", j, a.timeout + 5000, "inject: ");
 	if (!j)
 		return 1;
-	json_int_t res = json_integer_value(json_object_get(j, "result"));
-
-	if (module && res < 0) {
+	res = json_integer_value(json_object_get(j, "result"));
+	if (a.module && res < 0) {
 		r = cli_error("init_module in the guest failed: %s", strerror((int)-res));
-		json_decref(j);
-		return r;
-	}
-	if (json_mode) {
+	} else if (json_mode) {
 		cli_json_print(j);
 		return 0;
+	} else {
+		print_result(&a, j);
 	}
-	printf("%s: %s ran in pid %lld (tid %lld, %s) in %.1f ms: result %lld%s\n", name,
-	       module ? "module loader" : "payload", json_integer_value(json_object_get(j, "pid")),
-	       json_integer_value(json_object_get(j, "tid")), json_string_value(json_object_get(j, "how")),
-	       json_real_value(json_object_get(j, "total_ms")), res,
-	       json_is_true(json_object_get(j, "leaked")) ? " (its mapping could not be removed)" : "");
 	json_decref(j);
-	return 0;
+	return r;
 }
 
 const struct gears_cmd cmd_inject = {

@@ -661,11 +661,13 @@ static void report(struct tracer *t)
 	uint64_t drops = t->stats ? (uint64_t)json_integer_value(json_object_get(t->stats, "ring_drops")) : 0;
 	uint64_t tmo = t->stats ? (uint64_t)json_integer_value(json_object_get(t->stats, "sync_timeouts")) : 0;
 	uint64_t bad = t->stats ? (uint64_t)json_integer_value(json_object_get(t->stats, "bad_records")) : 0;
+	uint64_t late = t->stats ? (uint64_t)json_integer_value(json_object_get(t->stats, "sync_late")) : 0;
 
-	if (t->lost || drops || tmo || bad)
+	if (t->lost || drops || tmo || bad || late)
 		fprintf(stderr, "gears: trace: %" PRIu64 " records lost (client too slow), %" PRIu64
-			" lost in the guest ring (full), %" PRIu64 " calls not waited for (gears too slow), %"
-			PRIu64 " malformed records skipped\n", t->lost, drops, tmo, bad);
+			" lost in the guest ring (full), %" PRIu64 " calls not waited for (gears too slow, %"
+			PRIu64 " of them answered too late: not applied), %" PRIu64 " malformed records skipped\n",
+			t->lost, drops, tmo, late, bad);
 }
 
 static int attach(struct tracer *t, const char *name)

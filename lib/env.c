@@ -24,7 +24,6 @@
 #define ENV_MAX_TOTAL (2u << 20)	/* bytes of strings, in and out */
 #define RED_ZONE 128
 #define PENDING_MAX 16
-#define USER_TOP 0x0000800000000000ull
 
 enum op { OP_SET, OP_PREPEND, OP_DEL };
 
@@ -48,6 +47,9 @@ struct pending {
 	bool used;
 	uint64_t t;		/* when (a thread that died mid-way frees its slot later) */
 	bool pass;		/* the fallback failed: let the re-issued call through as it is */
+	bool loose;		/* our answer at the mmap's return came too late: the thread went
+				 * back to user space as mmap left it; at its next call it is
+				 * sent back to its execve (p->regs) */
 };
 
 struct gears_env {
@@ -358,16 +360,108 @@ static void pending_drop(struct pending *p)
 	memset(p, 0, sizeof(*p));
 }
 
-static void on_entry(struct gears_env *e, struct gears_sc_call *c)
+/* Was our answer applied? A late one changed nothing (the slot protocol):
+ * count it, and make sure no state is left for a call that went on. */
+static void settled(struct gears_sc_call *c, bool applied, void *ctx)
+{
+	struct gears_env *e = ctx;
+	struct pending *p = pending_of(e, c->tid);
+
+	if (applied)
+		return;
+	e->st.late++;
+	if (p && !c->exit && !p->addr && !p->pass)
+		pending_drop(p);	/* the fallback's mmap never happened */
+	else if (p && c->exit)
+		p->loose = true;
+}
+
+/* A thread whose execve we had turned into mmap, and whose return we could not
+ * answer in time: this call of it becomes that execve again, let through as it
+ * is (registers as before the mmap: the call at ip - 2). */
+static void reel_in(struct gears_env *e, struct pending *p, struct gears_sc_call *c)
+{
+	struct sc_uregs u = p->regs;
+
+	pending_drop(p);
+	p->used = p->pass = true;
+	p->tid = c->tid;
+	p->t = gears_now_ns();
+	if (sc_call_set_uregs(c, &u))
+		pending_drop(p);
+	else
+		sc_call_on_settle(c, settled, e);
+}
+
+/* The new environment below the caller's red zone, 16-aligned: 0 placed
+ * (envp points there), -ECANCELED (the guest gave up on the call), or another
+ * error (no room: those pages are not there). */
+static int place_on_stack(struct gears_env *e, struct gears_sc_call *c, char **env, const struct sc_uregs *u,
+			  size_t *len)
 {
 	int envp_arg = c->nr == NR_EXECVEAT ? 3 : 2;
-	uint64_t path_va = gears_sc_call__arg(c, c->nr == NR_EXECVEAT ? 1 : 0);
-	uint64_t envp = gears_sc_call__arg(c, envp_arg), at;
-	struct pending *p = pending_of(e, c->tid);
-	char path[4096], **env, *blob;
-	size_t n, len, ptr_off;
-	struct sc_uregs u;
+	size_t ptr_off;
+	char *blob = layout(env, 0, len, &ptr_off);	/* the length is known after a layout */
+	uint64_t at = (u->sp - RED_ZONE - *len - 64) & ~0xfull;
+	int r;
 
+	free(blob);
+	blob = at < u->sp ? layout(env, at, len, &ptr_off) : NULL;
+	r = blob ? gears_sc_call__write(c, at, blob, *len) : -ENOMEM;
+	free(blob);
+	if (!r) {
+		gears_sc_call__set_arg(c, envp_arg, at + ptr_off);
+		e->st.rewritten++;
+		sc_call_on_settle(c, settled, e);
+	} else if (r == -ECANCELED) {
+		e->st.late++;
+	}
+	return r;
+}
+
+/* No room below the stack: the call becomes mmap, and at its return the
+ * environment goes there and the execve is issued again (on_exit_). Takes env. */
+static void start_fallback(struct gears_env *e, struct gears_sc_call *c, char **env, const struct sc_uregs *u,
+			   size_t len)
+{
+	for (int i = 0; i < PENDING_MAX; i++) {
+		struct pending *p = &e->pend[i];
+
+		if (p->used && gears_now_ns() - p->t < 10000000000ull)
+			continue;
+		pending_drop(p);
+		*p = (struct pending){ .used = true, .t = gears_now_ns(), .tid = c->tid, .regs = *u, .env = env };
+		p->regs.ip = u->ip - 2;
+		p->regs.ax = u->orig_ax;
+		gears_sc_call__want_exit(c);
+		gears_sc_call__set_nr(c, NR_MMAP);
+		gears_sc_call__set_arg(c, 0, 0);
+		gears_sc_call__set_arg(c, 1, (len + 4095) & ~4095ull);
+		gears_sc_call__set_arg(c, 2, 3);		/* PROT_READ|PROT_WRITE */
+		gears_sc_call__set_arg(c, 3, 0x8022);	/* MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE */
+		gears_sc_call__set_arg(c, 4, (uint64_t)-1);
+		gears_sc_call__set_arg(c, 5, 0);
+		sc_call_on_settle(c, settled, e);
+		return;
+	}
+	gears_env__free_envp(env);
+	e->st.failed++;
+}
+
+static void on_entry(struct gears_env *e, struct gears_sc_call *c)
+{
+	uint64_t path_va = gears_sc_call__arg(c, c->nr == NR_EXECVEAT ? 1 : 0);
+	uint64_t envp = gears_sc_call__arg(c, c->nr == NR_EXECVEAT ? 3 : 2);
+	struct pending *p = pending_of(e, c->tid);
+	char path[4096], **env;
+	size_t n, len = 0;
+	struct sc_uregs u;
+	int r;
+
+	if (p && p->loose) {
+		reel_in(e, p, c);
+		return;
+	}
 	if (p) {
 		/* Our re-issued execve: with the environment in place, or to go
 		 * ahead unchanged because the fallback failed. */
@@ -391,40 +485,11 @@ static void on_entry(struct gears_env *e, struct gears_sc_call *c)
 		e->st.failed++;
 		return;
 	}
-	/* Below the red zone, 16-aligned; the length is known after layout. */
-	blob = layout(env, 0, &len, &ptr_off);
-	free(blob);
-	at = (u.sp - RED_ZONE - len - 64) & ~0xfull;
-	blob = at < u.sp ? layout(env, at, &len, &ptr_off) : NULL;
-	if (blob && !gears_sc_call__write(c, at, blob, len)) {
-		gears_sc_call__set_arg(c, envp_arg, at + ptr_off);
-		e->st.rewritten++;
-		free(blob);
+	r = place_on_stack(e, c, env, &u, &len);
+	if (!r || r == -ECANCELED)
 		gears_env__free_envp(env);
-		return;
-	}
-	free(blob);
-	/* No room (stack pages not there): mmap first, then execve again. */
-	for (int i = 0; i < PENDING_MAX; i++) {
-		if (e->pend[i].used && gears_now_ns() - e->pend[i].t < 10000000000ull)
-			continue;
-		pending_drop(&e->pend[i]);
-		p = &e->pend[i];
-		*p = (struct pending){ .used = true, .t = gears_now_ns(), .tid = c->tid, .regs = u, .env = env };
-		p->regs.ip = u.ip - 2;
-		p->regs.ax = u.orig_ax;
-		gears_sc_call__want_exit(c);
-		gears_sc_call__set_nr(c, NR_MMAP);
-		gears_sc_call__set_arg(c, 0, 0);
-		gears_sc_call__set_arg(c, 1, (len + 4095) & ~4095ull);
-		gears_sc_call__set_arg(c, 2, 3);		/* PROT_READ|PROT_WRITE */
-		gears_sc_call__set_arg(c, 3, 0x8022);	/* MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE */
-		gears_sc_call__set_arg(c, 4, (uint64_t)-1);
-		gears_sc_call__set_arg(c, 5, 0);
-		return;
-	}
-	gears_env__free_envp(env);
-	e->st.failed++;
+	else
+		start_fallback(e, c, env, &u, len);
 }
 
 /* The fallback failed: the original execve goes ahead unchanged, once. */
@@ -437,7 +502,9 @@ static void give_up(struct gears_env *e, struct pending *p, struct gears_sc_call
 	p->used = p->pass = true;
 	p->tid = c->tid;
 	p->t = gears_now_ns();
+	p->regs = u;
 	sc_call_set_uregs(c, &u);
+	sc_call_on_settle(c, settled, e);
 }
 
 static void on_exit_(struct gears_env *e, struct gears_sc_call *c)
@@ -447,7 +514,7 @@ static void on_exit_(struct gears_env *e, struct gears_sc_call *c)
 	char *blob;
 	int envp_arg;
 
-	if (!p || p->addr || p->pass || c->uip != p->regs.ip + 2)
+	if (!p || p->addr || p->pass || p->loose || c->uip != p->regs.ip + 2)
 		return;
 	if (c->ret < 0 || (uint64_t)c->ret >= USER_TOP) {
 		/* No memory: the original execve goes ahead unchanged. */
@@ -463,6 +530,7 @@ static void on_exit_(struct gears_env *e, struct gears_sc_call *c)
 		give_up(e, p, c);	/* (the mapping stays until the execve replaces the process) */
 		return;
 	}
+	sc_call_on_settle(c, settled, e);
 	if (envp_arg == 3)
 		u.r10 = p->addr + p->ptr_off;
 	else

@@ -35,7 +35,14 @@
 #define NR_GETPID 39
 #define TIF_SIGPENDING 2
 #define TASK_INTERRUPTIBLE 1
-#define USER_TOP 0x0000800000000000ull
+
+/* What the state machine remembers of itself before an answer, to go back to
+ * if the guest never applies it (sc_call_on_settle). */
+struct step_state {
+	enum gears_inject_state state;
+	bool hostage, asked;
+	uint64_t expect_ip, t_end;
+};
 
 struct gears_inject {
 	struct gears_sc *sc;
@@ -47,7 +54,7 @@ struct gears_inject {
 	int tid, pid;			/* target (tid 0: any thread of pid) */
 
 	/* the payload, laid out for `base` once known */
-	const struct gears_payload *p;	/* the caller's, alive until the end */
+	const struct gears_payload *p;	/* the caller's, alive until the end (NULL once orphaned) */
 	size_t img_size, args_off, blob_off, stack_off, total;
 	uint64_t xoff[8], xlen[8];
 	int nx, xi;
@@ -55,13 +62,21 @@ struct gears_inject {
 	size_t argbuf_len;
 
 	/* the taken thread */
+	uint64_t task;			/* its task_struct (held: sc_hold_task) */
 	struct sc_uregs saved;		/* registers to restore */
 	uint64_t gadget;		/* a `syscall` instruction in the target */
 	uint64_t base;
+	bool mapped;			/* our mapping is there (base valid) */
+	bool asked;			/* we wait for the return of the call at expect_ip */
+	uint64_t expect_ip;		/* user IP after that call's `syscall` */
+	bool aborting;			/* no payload from now on: restore the thread next time */
+	struct step_state before;	/* before the answer being given */
+	bool answer_is_take, answer_is_done;
 	int64_t result;
 	const char *how;
 	bool leaked;
 	uint64_t syscalls;
+	unsigned lost;			/* answers that did not reach the thread */
 
 	/* kicks */
 	uint64_t t0, t_taken, t_end, last_kick;
@@ -70,6 +85,9 @@ struct gears_inject {
 	uint64_t forced_gadget;
 	struct sc_uregs forced_regs;
 	int kicks;
+
+	/* freed while the thread was still ours: the engine restores it (sc->orphans) */
+	struct gears_inject *next_orphan;
 };
 
 static void fail(struct gears_inject *inj, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -83,12 +101,54 @@ static void fail(struct gears_inject *inj, int err, const char *fmt, ...)
 	vsnprintf(inj->why, sizeof(inj->why), fmt, ap);
 	va_end(ap);
 	inj->err = err < 0 ? err : -err;
+	inj->aborting = true;
 	pr_debug("inject: %s", inj->why);
 	/* A thread still ours ends FAILED when restore() has put it back. */
 	if (!inj->hostage) {
 		inj->state = GEARS_INJECT_FAILED;
 		inj->t_end = gears_now_ns();
 	}
+}
+
+/* Was our answer applied? If not (the guest had stopped waiting, and went on
+ * as if we had said nothing), go back to where we were before it. */
+static void settled(struct gears_sc_call *c, bool applied, void *ctx)
+{
+	struct gears_inject *inj = ctx;
+
+	(void)c;
+	if (applied)
+		return;
+	inj->lost++;
+	inj->state = inj->before.state;
+	inj->hostage = inj->before.hostage;
+	inj->asked = inj->before.asked;
+	inj->expect_ip = inj->before.expect_ip;
+	inj->t_end = inj->before.t_end;
+	if (inj->answer_is_take) {
+		/* Its call went on unchanged: not taken after all. */
+		sc_hold_task(inj->sc, inj->task, false);
+		inj->task = 0;
+		inj->tid = inj->o.tid;
+		inj->pid = inj->o.tid ? 0 : inj->o.pid;
+		inj->t_taken = 0;
+	} else if (!inj->answer_is_done) {
+		/* The thread went back to user space as our previous step left
+		 * it: it is reeled in at its next system call (escaped()). */
+		pr_debug("inject: an answer to thread %d came too late", inj->tid);
+	}
+	/* (The payload's GEARS_HC_PAYLOAD_DONE got -ETIMEDOUT: it asks again.) */
+}
+
+/* About to answer the target's call `c`: remember how things were, and learn
+ * whether the answer is applied. */
+static void answering(struct gears_inject *inj, struct gears_sc_call *c)
+{
+	inj->before = (struct step_state){ .state = inj->state, .hostage = inj->hostage, .asked = inj->asked,
+					   .expect_ip = inj->expect_ip, .t_end = inj->t_end };
+	inj->answer_is_take = inj->state == GEARS_INJECT_ARMED;
+	inj->answer_is_done = c->nr == (int)GEARS_HCALL_NR;
+	sc_call_on_settle(c, settled, inj);
 }
 
 /* Send the thread through the `syscall` gadget with this call. */
@@ -102,26 +162,33 @@ static int issue(struct gears_inject *inj, struct gears_sc_call *c, long nr, uin
 	u.di = a0;
 	u.si = a1;
 	u.dx = a2;
+	inj->asked = false;	/* its entry at the gadget comes next */
 	return sc_call_set_uregs(c, &u);
 }
 
+/* At this entry or return: the thread goes back to the call it was taken at. */
 static void restore(struct gears_inject *inj, struct gears_sc_call *c)
 {
 	if (sc_call_set_uregs(c, &inj->saved))
 		fail(inj, EFAULT, "could not restore the registers of thread %d", inj->tid);
+	sc_hold_task(inj->sc, inj->task, false);
 	inj->hostage = false;
+	inj->asked = false;
 	inj->state = inj->err ? GEARS_INJECT_FAILED : GEARS_INJECT_DONE;
 	inj->t_end = gears_now_ns();
+}
+
+/* The mapping goes (munmap through the gadget), then restore() at its return. */
+static void unmap(struct gears_inject *inj, struct gears_sc_call *c)
+{
+	inj->state = GEARS_INJECT_UNMAPPING;
+	if (issue(inj, c, NR_MUNMAP, inj->base, inj->total, 0))
+		restore(inj, c);
 }
 
 static bool is_target(const struct gears_inject *inj, const struct gears_sc_call *c)
 {
 	return inj->tid ? c->tid == inj->tid : c->pid == inj->pid;
-}
-
-static bool at_gadget(const struct gears_inject *inj, const struct gears_sc_call *c)
-{
-	return c->uip == inj->gadget + 2;
 }
 
 /* Argument block: struct gears_payload_args, then the strings. */
@@ -157,26 +224,26 @@ static int build_args(struct gears_inject *inj, uint8_t *img)
 /* The mapping exists: fill it and start protecting the code. */
 static void load(struct gears_inject *inj, struct gears_sc_call *c)
 {
-	uint8_t *img = calloc(1, inj->total);
+	uint8_t *img = calloc(1, inj->stack_off);
 	int r;
 
 	if (!img) {
-		fail(inj, ENOMEM, "out of memory for a %zu-byte image", inj->total);
-		goto undo;
+		fail(inj, ENOMEM, "out of memory for a %zu-byte image", inj->stack_off);
+		unmap(inj, c);
+		return;
 	}
 	r = gears_payload__image(inj->p, inj->base, img, inj->img_size);
 	if (!r)
 		r = build_args(inj, img);
-	/* The pages are the ones the guest just zeroed for MAP_POPULATE (so TCG
-	 * holds no stale translation of them); only user-writable pages pass. */
-	for (size_t off = 0; !r && off < inj->total; off += 1u << 20)
-		r = gears_vmem__write(inj->sc->mem, gears_sc_call__cr3(c), inj->sc->levels,
-				      inj->base + off, img + off, GEARS_MIN((size_t)1 << 20, inj->total - off),
-				      true);
+	/* The waiting thread writes it into the pages it just got zeroed for
+	 * MAP_POPULATE; the stack stays as those zeroes. */
+	if (!r)
+		r = gears_sc_call__write(c, inj->base, img, inj->stack_off);
 	free(img);
 	if (r) {
 		fail(inj, r, "writing the payload at 0x%" PRIx64 ": %s", inj->base, strerror(-r));
-		goto undo;
+		unmap(inj, c);
+		return;
 	}
 	inj->state = GEARS_INJECT_PROTECTING;
 	inj->xi = 0;
@@ -184,11 +251,6 @@ static void load(struct gears_inject *inj, struct gears_sc_call *c)
 		inj->hostage = false;	/* giving up on it */
 		fail(inj, EFAULT, "could not set the target's registers");
 	}
-	return;
-undo:
-	inj->state = GEARS_INJECT_UNMAPPING;
-	if (issue(inj, c, NR_MUNMAP, inj->base, inj->total, 0))
-		restore(inj, c);
 }
 
 static void run_payload(struct gears_inject *inj, struct gears_sc_call *c)
@@ -207,13 +269,22 @@ static void run_payload(struct gears_inject *inj, struct gears_sc_call *c)
 	}
 }
 
+/* Is this thread another injection's, still to be restored? */
+static bool held_by_other(const struct gears_inject *inj, int tid)
+{
+	for (const struct gears_inject *o = inj->sc->orphans; o; o = o->next_orphan)
+		if (o != inj && o->hostage && o->tid == tid)
+			return true;
+	return false;
+}
+
 /* Take the thread at a system call entry. */
 static void take(struct gears_inject *inj, struct gears_sc_call *c)
 {
 	struct sc_uregs u;
 	uint8_t insn[2];
 
-	if (sc_call_uregs(c, &u))
+	if (held_by_other(inj, c->tid) || sc_call_uregs(c, &u))
 		return;
 	if (inj->forced && u.ip == inj->forced_gadget + 2) {
 		/* Our getpid through the vDSO: what to restore came from the gdbstub. */
@@ -233,11 +304,16 @@ static void take(struct gears_inject *inj, struct gears_sc_call *c)
 		/* Not a `syscall` (sysenter, a page gone): leave this one alone. */
 		return;
 	}
+	answering(inj, c);
 	inj->tid = c->tid;
 	inj->pid = c->pid;
+	inj->task = c->task;
+	sc_hold_task(inj->sc, c->task, true);
 	inj->t_taken = gears_now_ns();
 	inj->hostage = true;
 	inj->state = GEARS_INJECT_MAPPING;
+	inj->asked = true;
+	inj->expect_ip = c->uip;
 	gears_sc_call__want_exit(c);
 	/* mmap(NULL, total, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_POPULATE, -1, 0) */
 	gears_sc_call__set_nr(c, NR_MMAP);
@@ -249,59 +325,115 @@ static void take(struct gears_inject *inj, struct gears_sc_call *c)
 	gears_sc_call__set_arg(c, 5, 0);
 }
 
-static int on_call(struct gears_sc_call *c, void *ctx)
+/*
+ * A system call of the thread while it should be inside one of ours: an answer
+ * of ours did not reach it (the guest stopped waiting for gears), and it went
+ * back to user space with the registers our previous step gave it. Whatever it
+ * did since is beyond repair; from here it is restored: this call becomes the
+ * munmap of our mapping if there is one, and the return of that, restore().
+ */
+static void escaped(struct gears_inject *inj, struct gears_sc_call *c)
 {
-	struct gears_inject *inj = ctx;
-	int64_t ret;
-
-	if (!is_target(inj, c) || c->compat)
-		return 0;
-	if (!c->exit) {
-		if (inj->state == GEARS_INJECT_ARMED)
-			take(inj, c);
-		else if (inj->state == GEARS_INJECT_RUNNING)
-			inj->syscalls++;
-		else if ((inj->state == GEARS_INJECT_PROTECTING || inj->state == GEARS_INJECT_UNMAPPING) &&
-			 at_gadget(inj, c))
-			gears_sc_call__want_exit(c);	/* the call we sent it to make */
-		return 0;
+	pr_debug("inject: thread %d got away in state %d; restoring it", inj->tid, inj->state);
+	fail(inj, ETIMEDOUT, "gears answered thread %d too late (state %d); it was restored at its next "
+	     "system call", inj->tid, inj->state);
+	answering(inj, c);
+	if (!inj->mapped) {
+		inj->leaked = inj->state == GEARS_INJECT_MAPPING;	/* its mmap may have been made */
+		restore(inj, c);
+		return;
 	}
-	/* Returns: only of the calls we sent through the gadget. */
-	if (!at_gadget(inj, c) || c->tid != inj->tid)
-		return 0;
-	ret = c->ret;
+	inj->state = GEARS_INJECT_UNMAPPING;
+	inj->asked = true;
+	inj->expect_ip = c->uip;
+	gears_sc_call__want_exit(c);
+	gears_sc_call__set_nr(c, NR_MUNMAP);
+	gears_sc_call__set_arg(c, 0, inj->base);
+	gears_sc_call__set_arg(c, 1, inj->total);
+}
+
+static void on_entry(struct gears_inject *inj, struct gears_sc_call *c)
+{
+	switch (inj->state) {
+	case GEARS_INJECT_ARMED:
+		if (!inj->aborting)
+			take(inj, c);
+		break;
+	case GEARS_INJECT_RUNNING:
+		inj->syscalls++;	/* the payload's own (left to finish when aborting) */
+		break;
+	case GEARS_INJECT_MAPPING:
+	case GEARS_INJECT_PROTECTING:
+	case GEARS_INJECT_UNMAPPING:
+		if (!inj->asked && inj->state != GEARS_INJECT_MAPPING && c->uip == inj->gadget + 2) {
+			/* The call we sent it to make: ask for its return. */
+			answering(inj, c);
+			inj->asked = true;
+			inj->expect_ip = c->uip;
+			gears_sc_call__want_exit(c);
+		} else {
+			escaped(inj, c);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_return(struct gears_inject *inj, struct gears_sc_call *c)
+{
+	int64_t ret = c->ret;
+
+	if (!inj->asked || c->uip != inj->expect_ip)
+		return;		/* not a call we asked about */
+	answering(inj, c);
+	inj->asked = false;
 	switch (inj->state) {
 	case GEARS_INJECT_MAPPING:
 		if (ret < 0 || (uint64_t)ret >= USER_TOP || (uint64_t)ret % PAGE) {
 			fail(inj, ret < 0 ? (int)ret : EFAULT, "mmap in the target failed: %" PRId64, ret);
 			restore(inj, c);
-			return 0;
+			break;
 		}
 		inj->base = (uint64_t)ret;
-		load(inj, c);
+		inj->mapped = true;
+		if (inj->aborting)
+			unmap(inj, c);
+		else
+			load(inj, c);
 		break;
 	case GEARS_INJECT_PROTECTING:
-		if (ret < 0) {
+		if (ret < 0)
 			fail(inj, (int)ret, "mprotect in the target failed: %" PRId64, ret);
-			inj->state = GEARS_INJECT_UNMAPPING;
-			if (issue(inj, c, NR_MUNMAP, inj->base, inj->total, 0))
-				restore(inj, c);
-			return 0;
-		}
-		if (++inj->xi < inj->nx) {
+		if (inj->aborting)
+			unmap(inj, c);
+		else if (++inj->xi < inj->nx)
 			issue(inj, c, NR_MPROTECT, inj->base + inj->xoff[inj->xi], inj->xlen[inj->xi], 5);
-			return 0;
-		}
-		run_payload(inj, c);
+		else
+			run_payload(inj, c);
 		break;
 	case GEARS_INJECT_UNMAPPING:
 		if (ret < 0)
 			inj->leaked = true;
+		else
+			inj->mapped = false;
 		restore(inj, c);
 		break;
 	default:
 		break;
 	}
+}
+
+static int on_call(struct gears_sc_call *c, void *ctx)
+{
+	struct gears_inject *inj = ctx;
+
+	if (!is_target(inj, c) || c->compat || inj->state == GEARS_INJECT_DONE || inj->state == GEARS_INJECT_FAILED)
+		return 0;
+	if (!c->exit)
+		on_entry(inj, c);
+	else if (c->tid == inj->tid)
+		on_return(inj, c);
 	return 0;
 }
 
@@ -330,13 +462,10 @@ static int on_hcall(struct gears_sc_call *c, void *ctx)
 	}
 	if (op != GEARS_HC_PAYLOAD_DONE)
 		return 0;
+	answering(inj, c);
 	inj->result = (int64_t)gears_sc_call__arg(c, 1);
-	inj->state = GEARS_INJECT_UNMAPPING;
-	/* The hypercall leaves through IRET with these registers. */
-	if (issue(inj, c, NR_MUNMAP, inj->base, inj->total, 0)) {
-		inj->hostage = false;	/* giving up on it */
-		fail(inj, EFAULT, "could not send the target to munmap");
-	}
+	/* The hypercall leaves through IRET with the munmap's registers. */
+	unmap(inj, c);
 	return 0;
 }
 
@@ -491,6 +620,10 @@ static int stop_and_divert(struct gears_inject *inj, const struct gears_task *t)
 		};
 		inj->forced_gadget = gadget;
 		inj->forced = true;
+		/* Its getpid must be answered: unanswered, it would run on in the
+		 * vDSO with its own registers. */
+		inj->task = t->addr;
+		sc_hold_task(sc, t->addr, true);
 		if (!(r = gears_gdb__set_reg(g, cpu, GEARS_REG_RAX, NR_GETPID)))
 			r = gears_gdb__set_reg(g, cpu, GEARS_REG_RIP, gadget);
 		found = r ? r : 1;
@@ -500,90 +633,129 @@ static int stop_and_divert(struct gears_inject *inj, const struct gears_task *t)
 	return r ? r : found ? 0 : -EAGAIN;
 }
 
+/* Is the target still there (a payload can crash it)? 1 yes, 0 gone (the
+ * injection has failed), negative: cannot tell now. */
+static int target_alive(struct gears_inject *inj, struct find_task *f)
+{
+	int r = gears_linux__for_each_task(inj->sc->l, true, 65536, find_cb, f);
+
+	if (r < 0)
+		return r;
+	if (f->found && f->t.state != 'Z' && f->t.state != 'X')
+		return 1;
+	sc_hold_task(inj->sc, inj->task, false);
+	inj->hostage = false;	/* nothing left to restore */
+	if (inj->state == GEARS_INJECT_ARMED)
+		fail(inj, ESRCH, "no process %d in the guest", inj->tid ?: inj->pid);
+	else
+		fail(inj, ESRCH, "thread %d exited during the injection (state %d)", inj->tid, inj->state);
+	return 0;
+}
+
+/* Make a quiet target enter the kernel, where it is taken. */
+static void kick(struct gears_inject *inj, const struct gears_task *t)
+{
+	uint64_t t0 = gears_now_ns();
+	int r = 0;
+
+	inj->kicks++;
+	if (t->state == 'S') {
+		if (!inj->how || !strcmp(inj->how, "syscall"))
+			inj->how = "woken";
+		r = wake(inj, t);
+	} else if (t->state == 'R') {
+		r = stop_and_divert(inj, t);
+		if (r == -EAGAIN)
+			r = 0;	/* not on a vCPU just now: next time */
+	}
+	/* D, T, t: it will come back by itself or not at all */
+	pr_debug("inject: kick %d of %d (state %c): %s, %.1f ms", inj->kicks, t->pid, t->state,
+		 r < 0 ? strerror(-r) : "ok", (double)(gears_now_ns() - t0) / 1e6);
+}
+
 bool gears_inject__step(struct gears_inject *inj)
 {
 	uint64_t now = gears_now_ns();
 	struct find_task f = { .tid = inj->tid, .pid = inj->pid };
-	int r;
 
 	if (inj->state == GEARS_INJECT_DONE || inj->state == GEARS_INJECT_FAILED)
 		return true;
 	if (now - inj->t0 > inj->o.timeout_ms * 1000000ull) {
-		inj->hostage = false;	/* giving up on it */
+		/* A thread that is ours stays in the state machine, which now
+		 * only restores it (after the payload, if that already runs). */
 		if (inj->state == GEARS_INJECT_ARMED)
 			fail(inj, ETIMEDOUT, "thread %d made no system call within %u ms", inj->tid ?: inj->pid,
 			     inj->o.timeout_ms);
 		else
-			fail(inj, ETIMEDOUT, "the payload did not finish within %u ms (state %d)",
-			     inj->o.timeout_ms, inj->state);
+			fail(inj, ETIMEDOUT, "the payload did not finish within %u ms (state %d); the target is "
+			     "restored as soon as it next runs", inj->o.timeout_ms, inj->state);
 		return true;
 	}
 	if (now - inj->t0 < KICK_FIRST_MS * 1000000ull || now - inj->last_kick < KICK_EVERY_MS * 1000000ull)
 		return false;
 	inj->last_kick = now;
-	/* Is the target still there (a payload can crash it)? */
-	r = gears_linux__for_each_task(inj->sc->l, true, 65536, find_cb, &f);
-	if (r < 0)
-		return false;
-	if (!f.found || f.t.state == 'Z' || f.t.state == 'X') {
-		inj->hostage = false;	/* nothing left to restore */
-		if (inj->state == GEARS_INJECT_ARMED)
-			fail(inj, ESRCH, "no process %d in the guest", inj->tid ?: inj->pid);
-		else
-			fail(inj, ESRCH, "thread %d exited during the injection (state %d)", inj->tid, inj->state);
-		return true;
-	}
-	if (inj->state != GEARS_INJECT_ARMED || inj->o.no_kick || inj->forced)
+	if (target_alive(inj, &f) <= 0)
+		return inj->state == GEARS_INJECT_FAILED;
+	if (inj->state != GEARS_INJECT_ARMED || inj->aborting || inj->o.no_kick || inj->forced)
 		return false;
 	if (!f.t.mm) {
 		fail(inj, EINVAL, "%d is a kernel thread", f.t.pid);
 		return true;
 	}
-	inj->kicks++;
-	if (f.t.state == 'S') {
-		if (!inj->how || !strcmp(inj->how, "syscall"))
-			inj->how = "woken";
-		r = wake(inj, &f.t);
-	} else if (f.t.state == 'R') {
-		r = stop_and_divert(inj, &f.t);
-		if (r == -EAGAIN)
-			r = 0;	/* not on a vCPU just now: next time */
-	} else {
-		r = 0;		/* D, T, t: it will come back by itself or not at all */
-	}
-	pr_debug("inject: kick %d of %d (state %c): %s, %.1f ms", inj->kicks, f.t.pid, f.t.state,
-		 r < 0 ? strerror(-r) : "ok", (double)(gears_now_ns() - now) / 1e6);
+	kick(inj, &f.t);
 	return false;
+}
+
+/* The options, checked; the bytes the argument strings need, or -errno. */
+static long check_opts(const struct gears_sc *sc, const struct gears_payload *p, const struct gears_inject_opts *o)
+{
+	long need = 0;
+
+	if (!sc || !p || !o || (!o->pid && !o->tid) || o->pid < 0 || o->tid < 0)
+		return gears_err(EINVAL, "inject: a payload and a target pid or tid are needed");
+	if (o->argc < 0 || o->argc > GEARS_PAYLOAD_MAX_ARGS || (o->argc && !o->argv))
+		return gears_err(E2BIG, "inject: at most %d payload arguments", GEARS_PAYLOAD_MAX_ARGS);
+	if (o->blob_len > MAX_IMAGE || (o->blob_len && !o->blob))
+		return gears_err(E2BIG, "inject: extra data over %u MiB", MAX_IMAGE >> 20);
+	for (int i = 0; i < o->argc; i++) {
+		if (!o->argv[i] || strlen(o->argv[i]) > 4096)
+			return gears_err(EINVAL, "inject: payload argument %d missing or over 4 KiB", i);
+		need += (long)strlen(o->argv[i]) + 1;
+	}
+	return need;
+}
+
+/* What gets mapped: image | args + strings | blob | stack, each page-aligned. */
+static int lay_out(struct gears_inject *inj, const struct gears_payload *p, size_t need)
+{
+	inj->p = p;
+	inj->img_size = (gears_payload__size(p) + PAGE - 1) & ~(PAGE - 1);
+	inj->args_off = inj->img_size;
+	inj->blob_off = inj->args_off + ((sizeof(struct gears_payload_args) + need + PAGE - 1) & ~(PAGE - 1));
+	inj->stack_off = inj->blob_off + ((inj->o.blob_len + PAGE - 1) & ~(PAGE - 1));
+	inj->total = inj->stack_off + STACK_SIZE;
+	if (inj->img_size == 0 || inj->total > MAX_IMAGE + (MAX_IMAGE / 2))
+		return gears_err(EFBIG, "inject: %zu bytes to map is too much", inj->total);
+	inj->nx = gears_payload__exec_ranges(p, inj->xoff, inj->xlen, (int)ARRAY_SIZE(inj->xoff));
+	if (inj->nx <= 0)
+		return gears_err(ENOEXEC, "inject: the payload has no code");
+	return 0;
 }
 
 struct gears_inject *gears_inject__start(struct gears_sc *sc, const struct gears_payload *p,
 					 const struct gears_inject_opts *o)
 {
 	struct gears_inject *inj;
-	size_t need = 0;
+	long need = check_opts(sc, p, o);
 	int r;
 
-	if (!sc || !p || !o || (!o->pid && !o->tid) || o->pid < 0 || o->tid < 0) {
-		errno = -gears_err(EINVAL, "inject: a payload and a target pid or tid are needed");
+	if (need < 0) {
+		errno = (int)-need;
 		return NULL;
-	}
-	if (o->argc < 0 || o->argc > GEARS_PAYLOAD_MAX_ARGS || (o->argc && !o->argv)) {
-		errno = -gears_err(E2BIG, "inject: at most %d payload arguments", GEARS_PAYLOAD_MAX_ARGS);
-		return NULL;
-	}
-	if (o->blob_len > MAX_IMAGE || (o->blob_len && !o->blob)) {
-		errno = -gears_err(E2BIG, "inject: extra data over %u MiB", MAX_IMAGE >> 20);
-		return NULL;
-	}
-	for (int i = 0; i < o->argc; i++) {
-		if (!o->argv[i] || strlen(o->argv[i]) > 4096) {
-			errno = -gears_err(EINVAL, "inject: payload argument %d missing or over 4 KiB", i);
-			return NULL;
-		}
-		need += strlen(o->argv[i]) + 1;
 	}
 	inj = calloc(1, sizeof(*inj));
-	if (!inj) {
+	if (!inj || !(inj->argbuf = malloc((size_t)need + 1))) {
+		free(inj);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -592,10 +764,7 @@ struct gears_inject *gears_inject__start(struct gears_sc *sc, const struct gears
 	inj->o.timeout_ms = o->timeout_ms ? o->timeout_ms : 10000;
 	inj->tid = o->tid;
 	inj->pid = o->tid ? 0 : o->pid;
-	inj->argbuf = malloc(need + 1);
-	inj->argbuf_len = need;
-	if (!inj->argbuf)
-		goto nomem;
+	inj->argbuf_len = (size_t)need;
 	for (size_t at = 0, i = 0; i < (size_t)o->argc; i++) {
 		size_t l = strlen(o->argv[i]) + 1;
 
@@ -603,44 +772,23 @@ struct gears_inject *gears_inject__start(struct gears_sc *sc, const struct gears
 		at += l;
 	}
 	inj->o.argv = NULL;
-	/* Layout: image | args + strings | blob | stack, each page-aligned. */
-	inj->p = p;
-	inj->img_size = (gears_payload__size(p) + PAGE - 1) & ~(PAGE - 1);
-	inj->args_off = inj->img_size;
-	inj->blob_off = inj->args_off + ((sizeof(struct gears_payload_args) + need + PAGE - 1) & ~(PAGE - 1));
-	inj->stack_off = inj->blob_off + ((o->blob_len + PAGE - 1) & ~(PAGE - 1));
-	inj->total = inj->stack_off + STACK_SIZE;
-	if (inj->img_size == 0 || inj->total > MAX_IMAGE + (MAX_IMAGE / 2)) {
-		gears_err(EFBIG, "inject: %zu bytes to map is too much", inj->total);
-		errno = EFBIG;
+	if ((r = lay_out(inj, p, (size_t)need)))
 		goto out;
-	}
-	inj->nx = gears_payload__exec_ranges(p, inj->xoff, inj->xlen, (int)ARRAY_SIZE(inj->xoff));
-	if (inj->nx <= 0) {
-		errno = inj->nx < 0 ? -inj->nx : ENOEXEC;
-		gears_err(ENOEXEC, "inject: the payload has no code");
-		goto out;
-	}
 	inj->t0 = gears_now_ns();
 	inj->state = GEARS_INJECT_ARMED;
 	r = gears_sc__add(sc, GEARS_SC_ALL, GEARS_SC_SYNC | GEARS_SC_ON_ENTRY | GEARS_SC_ON_EXIT_ASKED, on_call,
 			  inj);
-	if (r < 0) {
-		errno = -r;
+	if (r < 0)
 		goto out;
-	}
 	inj->hid = r;
 	r = gears_sc__add_hcall(sc, GEARS_HC_PAYLOAD_DONE, GEARS_HC_LOG, on_hcall, inj);
-	if (r < 0) {
-		errno = -r;
+	if (r < 0)
 		goto out;
-	}
 	inj->hcid = r;
 	return inj;
-nomem:
-	errno = ENOMEM;
 out:
 	gears_inject__free(inj);
+	errno = -r;
 	return NULL;
 }
 
@@ -662,18 +810,60 @@ void gears_inject__result(const struct gears_inject *inj, struct gears_inject_re
 	r->leaked = inj->leaked;
 }
 
-void gears_inject__free(struct gears_inject *inj)
+static void inject_release(struct gears_inject *inj)
 {
-	if (!inj)
-		return;
-	if (inj->hostage)
-		pr_warn("inject: abandoned while thread %d was still ours (state %d)", inj->tid, inj->state);
+	sc_hold_task(inj->sc, inj->task, false);
 	if (inj->hid > 0)
 		gears_sc__remove(inj->sc, inj->hid);
 	if (inj->hcid > 0)
 		gears_sc__remove_hcall(inj->sc, inj->hcid);
 	free(inj->argbuf);
 	free(inj);
+}
+
+void gears_inject__free(struct gears_inject *inj)
+{
+	if (!inj)
+		return;
+	if (inj->hostage && gears_vm__alive(inj->sc->vm)) {
+		/* The thread is still ours: its handlers stay, and the engine
+		 * restores it as soon as it next runs (inject_reap frees this). */
+		fail(inj, ECANCELED, "abandoned while thread %d was ours (state %d)", inj->tid, inj->state);
+		inj->aborting = true;
+		inj->p = NULL;	/* the caller's; never needed again when aborting */
+		inj->next_orphan = inj->sc->orphans;
+		inj->sc->orphans = inj;
+		pr_info("inject: thread %d is restored when it next runs (state %d)", inj->tid, inj->state);
+		return;
+	}
+	if (inj->hostage)
+		pr_warn("inject: the VM went away while thread %d was ours (state %d)", inj->tid, inj->state);
+	inject_release(inj);
+}
+
+void inject_reap(struct gears_sc *sc, bool all)
+{
+	for (struct gears_inject **pp = &sc->orphans; *pp;) {
+		struct gears_inject *inj = *pp;
+
+		if (!all && inj->hostage && gears_now_ns() - inj->last_kick > KICK_EVERY_MS * 1000000ull) {
+			struct find_task f = { .tid = inj->tid };
+
+			inj->last_kick = gears_now_ns();
+			target_alive(inj, &f);
+		}
+		if (!all && inj->hostage) {
+			pp = &inj->next_orphan;
+			continue;
+		}
+		if (inj->hostage)
+			pr_warn("inject: thread %d left in state %d: gears is detaching", inj->tid, inj->state);
+		else
+			pr_info("inject: thread %d restored after its injection ended: %s", inj->tid,
+				inj->state == GEARS_INJECT_DONE ? "done" : inj->why);
+		*pp = inj->next_orphan;
+		inject_release(inj);
+	}
 }
 
 int gears_inject__run(struct gears_sc *sc, const struct gears_payload *p, const struct gears_inject_opts *o,

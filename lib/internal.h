@@ -15,6 +15,11 @@
 #include <gears/mem.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* x86-64: addresses from here up are the kernel's (canonical upper half). */
+#define KERNEL_HALF 0xffff800000000000ull
+/* ... and below this user space's (47-bit; 5-level paging's larger space is
+ * only given to processes that ask for it). */
+#define USER_TOP 0x0000800000000000ull
 #define GEARS_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define GEARS_MAX(a, b) ((a) > (b) ? (a) : (b))
 
@@ -77,5 +82,10 @@ struct gears_gdb;
 struct gears_regs;
 int region_call_on(struct gears_region *r, struct gears_gdb *g, uint64_t off, uint64_t arg, uint64_t *ret,
 		   bool (*ok)(const struct gears_regs *regs, void *ctx), void *ctx);
+/* A region object over `host` (the region's 2 MiB as this process maps them)
+ * at guest-physical `gpa`; gears_region__open finds both from the VM. vm NULL:
+ * for tests, without page-table work (map/unmap/mapped). */
+struct gears_vm;
+struct gears_region *region_new(struct gears_vm *vm, uint8_t *host, uint64_t gpa);
 
 #endif

@@ -17,7 +17,6 @@
 
 #include "internal.h"
 
-#define KERNEL_HALF 0xffff800000000000ull
 #define PF_KTHREAD 0x00200000u
 #define SCAN_WINDOW (256ull << 20)	/* kallsyms is within this of kernel text */
 

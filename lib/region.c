@@ -21,6 +21,10 @@
 #define ALLOC_START ((GEARS_SC_END + 0xfffu) & ~0xfffu)
 #define ADDR_MASK 0x000ffffffffff000ull
 #define CALL_TIMEOUT_MS 3000
+/* Where region calls return to: a fixed spot at the end of the header page,
+ * rewritten by every call (calls are serialised by the gdbstub: one client,
+ * the VM stopped), so no call allocates anything. */
+#define PAD_OFF 0xff0u
 
 /* Header at offset 0, so anyone looking at the region can tell what it is. */
 struct region_hdr {
@@ -36,27 +40,33 @@ struct gears_region {
 	size_t brk;
 };
 
-struct gears_region *gears_region__open(struct gears_vm *vm)
+struct gears_region *region_new(struct gears_vm *vm, uint8_t *host, uint64_t gpa)
 {
 	struct gears_region *r = calloc(1, sizeof(*r));
-	int e;
 
 	if (!r)
 		return NULL;
 	r->vm = vm;
 	r->brk = ALLOC_START;
-	r->host = gears_vm__region(vm);
-	if (!r->host) {
-		free(r);
+	r->host = host;
+	r->gpa = gpa;
+	return r;
+}
+
+struct gears_region *gears_region__open(struct gears_vm *vm)
+{
+	uint8_t *host = gears_vm__region(vm);
+	uint64_t gpa;
+	int e;
+
+	if (!host)
 		return NULL;
-	}
-	e = gears_vm__region_gpa(vm, &r->gpa);
+	e = gears_vm__region_gpa(vm, &gpa);
 	if (e) {
-		free(r);
 		errno = -e;
 		return NULL;
 	}
-	return r;
+	return region_new(vm, host, gpa);
 }
 
 void gears_region__close(struct gears_region *r)
@@ -85,11 +95,6 @@ long gears_region__alloc(struct gears_region *r, size_t size, size_t align)
 		return gears_err(ENOSPC, "GEARS region full (%zu bytes wanted)", size);
 	r->brk = at + size;
 	return (long)at;
-}
-
-void gears_region__reset(struct gears_region *r)
-{
-	r->brk = ALLOC_START;
 }
 
 /* Guest-physical address of the PDPT that the kernel half (PML4 511) uses. */
@@ -247,7 +252,7 @@ static int pick_kernel_cpu(struct gears_gdb *g, struct gears_regs *regs,
 		for (int cpu = 0; cpu < gears_gdb__ncpus(g); cpu++) {
 			if ((r = gears_gdb__regs(g, cpu, regs)))
 				return r;
-			if ((regs->cs & 3) == 0 && regs->rsp >= 0xffff800000000000ull && (!ok || ok(regs, ctx)))
+			if ((regs->cs & 3) == 0 && regs->rsp >= KERNEL_HALF && (!ok || ok(regs, ctx)))
 				return cpu;
 		}
 		if ((r = gears_gdb__cont(g)))
@@ -263,91 +268,99 @@ int gears_region__call(struct gears_region *r, struct gears_gdb *g, uint64_t off
 	return region_call_on(r, g, off, arg, ret, NULL, NULL);
 }
 
+/* Put back every register a region call may have changed. */
+static int restore_regs(struct gears_gdb *g, int cpu, const struct gears_regs *saved)
+{
+	static const struct { enum gears_reg reg; size_t off; } gpr[] = {
+		{ GEARS_REG_RAX, offsetof(struct gears_regs, rax) },
+		{ GEARS_REG_RCX, offsetof(struct gears_regs, rcx) },
+		{ GEARS_REG_RDX, offsetof(struct gears_regs, rdx) },
+		{ GEARS_REG_RSI, offsetof(struct gears_regs, rsi) },
+		{ GEARS_REG_RDI, offsetof(struct gears_regs, rdi) },
+		{ GEARS_REG_RSP, offsetof(struct gears_regs, rsp) },
+		{ GEARS_REG_R8, offsetof(struct gears_regs, r8) },
+		{ GEARS_REG_R9, offsetof(struct gears_regs, r9) },
+		{ GEARS_REG_R10, offsetof(struct gears_regs, r10) },
+		{ GEARS_REG_R11, offsetof(struct gears_regs, r11) },
+		{ GEARS_REG_RIP, offsetof(struct gears_regs, rip) },
+	};
+	int re = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(gpr); i++)
+		re = re ?: gears_gdb__set_reg(g, cpu, gpr[i].reg, *(const uint64_t *)((const char *)saved + gpr[i].off));
+	return re ?: gears_gdb__set_reg(g, cpu, GEARS_REG_EFLAGS, saved->eflags);
+}
+
+/* Run the VM until `cpu` reaches `landing`, within CALL_TIMEOUT_MS however
+ * many other stops come in meanwhile (breakpoints of other vCPUs, which QEMU
+ * reports again as soon as they are continued). *rax: the function's result. */
+static int run_to(struct gears_gdb *g, int cpu, uint64_t landing, uint64_t *rax)
+{
+	uint64_t deadline = gears_now_ns() + CALL_TIMEOUT_MS * 1000000ull;
+	struct gears_gdb_stop st;
+	struct gears_regs now;
+	int e;
+
+	if ((e = gears_gdb__cont(g)))
+		return e;
+	for (;;) {
+		uint64_t t = gears_now_ns();
+		int w;
+
+		if (t >= deadline) {
+			gears_gdb__stop(g, &st);
+			return gears_err(ETIMEDOUT, "region code did not return within %d ms", CALL_TIMEOUT_MS);
+		}
+		w = gears_gdb__wait(g, (int)GEARS_MIN((deadline - t) / 1000000 + 1, 100ull), &st);
+		if (w < 0)
+			return w;
+		if (w == 0)
+			continue;
+		if ((e = gears_gdb__regs(g, cpu, &now)))
+			return e;
+		if (now.rip == landing) {
+			*rax = now.rax;
+			return 0;
+		}
+		if ((e = gears_gdb__cont(g)))
+			return e;
+	}
+}
+
 int region_call_on(struct gears_region *r, struct gears_gdb *g, uint64_t off, uint64_t arg, uint64_t *ret,
 		   bool (*ok)(const struct gears_regs *regs, void *ctx), void *ctx)
 {
 	/* The function returns to a landing pad: `jmp .` (eb fe), caught by a
 	 * breakpoint, so even a missed stop would only spin, not run on. */
 	static const uint8_t pad[] = { 0xeb, 0xfe };
-	struct gears_regs saved, now;
-	struct gears_gdb_stop st;
-	uint64_t landing, sp;
-	long pad_off;
-	int cpu, e, done = 0;
+	const uint64_t landing = GEARS_REGION_VA + PAD_OFF;
+	struct gears_regs saved;
+	uint64_t sp, rax = 0;
+	int cpu, e, re;
 
 	if (off >= GEARS_REGION_SIZE)
 		return gears_err(EINVAL, "call target outside the region");
-	pad_off = gears_region__alloc(r, sizeof(pad), 16);
-	if (pad_off < 0)
-		return (int)pad_off;
 	cpu = pick_kernel_cpu(g, &saved, ok, ctx);
 	if (cpu < 0)
 		return cpu;
-	landing = GEARS_REGION_VA + (uint64_t)pad_off;
-	if ((e = gears_region__write_code(r, g, (uint64_t)pad_off, pad, sizeof(pad))))
+	if ((e = gears_region__write_code(r, g, PAD_OFF, pad, sizeof(pad))))
 		return e;
 	/* A fresh frame below the interrupted one (the kernel has no red zone),
 	 * aligned as at a call: return address at a 16-byte boundary - 8. */
 	sp = ((saved.rsp - 512) & ~0xfull) - 8;
 	if ((e = gears_gdb__write(g, cpu, sp, &landing, 8)))
 		return e;
-	if ((e = gears_gdb__set_reg(g, cpu, GEARS_REG_RSP, sp)) ||
-	    (e = gears_gdb__set_reg(g, cpu, GEARS_REG_RDI, arg)) ||
-	    (e = gears_gdb__set_reg(g, cpu, GEARS_REG_RIP, GEARS_REGION_VA + off)) ||
-	    (e = gears_gdb__bp_insert(g, landing, true)))
-		goto restore;
-	if ((e = gears_gdb__cont(g)))
-		goto unbp;
-	for (uint64_t t0 = gears_now_ns(); !done;) {
-		int w = gears_gdb__wait(g, 100, &st);
-
-		if (w < 0) {
-			e = w;
-			goto unbp;
-		}
-		if (w == 0) {
-			if (gears_now_ns() - t0 > CALL_TIMEOUT_MS * 1000000ull) {
-				gears_gdb__stop(g, &st);
-				e = gears_err(ETIMEDOUT, "region code did not return within %d ms",
-					      CALL_TIMEOUT_MS);
-				goto unbp;
-			}
-			continue;
-		}
-		if ((e = gears_gdb__regs(g, cpu, &now)))
-			goto unbp;
-		if (now.rip == landing)
-			done = 1;
-		else if ((e = gears_gdb__cont(g)))
-			goto unbp;
+	if (!(e = gears_gdb__set_reg(g, cpu, GEARS_REG_RSP, sp)) &&
+	    !(e = gears_gdb__set_reg(g, cpu, GEARS_REG_RDI, arg)) &&
+	    !(e = gears_gdb__set_reg(g, cpu, GEARS_REG_RIP, GEARS_REGION_VA + off)) &&
+	    !(e = gears_gdb__bp_insert(g, landing, true))) {
+		e = run_to(g, cpu, landing, &rax);
+		gears_gdb__bp_remove(g, landing, true);
 	}
-	*ret = now.rax;
-unbp:
-	gears_gdb__bp_remove(g, landing, true);
-restore:
-	{
-		/* Every register the call may have changed goes back. */
-		static const struct { enum gears_reg reg; size_t off; } gpr[] = {
-			{ GEARS_REG_RAX, offsetof(struct gears_regs, rax) },
-			{ GEARS_REG_RCX, offsetof(struct gears_regs, rcx) },
-			{ GEARS_REG_RDX, offsetof(struct gears_regs, rdx) },
-			{ GEARS_REG_RSI, offsetof(struct gears_regs, rsi) },
-			{ GEARS_REG_RDI, offsetof(struct gears_regs, rdi) },
-			{ GEARS_REG_RSP, offsetof(struct gears_regs, rsp) },
-			{ GEARS_REG_R8, offsetof(struct gears_regs, r8) },
-			{ GEARS_REG_R9, offsetof(struct gears_regs, r9) },
-			{ GEARS_REG_R10, offsetof(struct gears_regs, r10) },
-			{ GEARS_REG_R11, offsetof(struct gears_regs, r11) },
-			{ GEARS_REG_RIP, offsetof(struct gears_regs, rip) },
-		};
-		int re = 0;
-
-		for (size_t i = 0; i < ARRAY_SIZE(gpr); i++)
-			re = re ?: gears_gdb__set_reg(g, cpu, gpr[i].reg,
-						      *(uint64_t *)((char *)&saved + gpr[i].off));
-		re = re ?: gears_gdb__set_reg(g, cpu, GEARS_REG_EFLAGS, saved.eflags);
-		if (re && !e)
-			e = re;
-	}
-	return e;
+	if (!e)
+		*ret = rax;
+	if (!gears_gdb__stopped(g) && (re = gears_gdb__stop(g, NULL)))
+		return e ?: re;
+	re = restore_regs(g, cpu, &saved);
+	return e ?: re;
 }

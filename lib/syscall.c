@@ -22,7 +22,6 @@
 #include "syscall_int.h"
 #include "sc_stub.h"
 
-#define KERNEL_HALF 0xffff800000000000ull
 #define SCAN_CALL 512		/* bytes of entry code searched for the call */
 #define RING_STUCK_NS 200000000ull	/* an uncommitted record this old is skipped */
 
@@ -113,6 +112,53 @@ static int percpu_sym(struct gears_sc *sc, const char *old, const char *hot_memb
 	return 0;
 }
 
+/* int 0x80: 6.1.70+ and 6.7+ route it through int80_emulation; older kernels
+ * through do_int80_syscall_32 from entry_INT80_compat. */
+static void find_int80(struct gears_sc *sc)
+{
+	struct gears_linux *l = sc->l;
+	uint64_t a;
+
+	if (!gears_linux__sym(l, "int80_emulation", &sc->int80_fn) && !gears_linux__sym(l, "asm_int80_emulation", &a) &&
+	    !find_call(sc, a, sc->int80_fn, &sc->call80))
+		return;
+	if (!gears_linux__sym(l, "do_int80_syscall_32", &sc->int80_fn) && !gears_linux__sym(l, "entry_INT80_compat", &a) &&
+	    !find_call(sc, a, sc->int80_fn, &sc->call80))
+		return;
+	sc->int80_fn = sc->call80 = 0;
+	pr_info("guest kernel: no int 0x80 hook point found; compat calls not intercepted");
+}
+
+/* The stub and the host use the fixed x86-64 pt_regs layout (each offset the
+ * stub had to load would cost it under TCG): the guest's must be that one. */
+static int check_ptregs(struct gears_sc *sc)
+{
+	static const struct { const char *name; uint32_t off; } fixed[] = {
+		{ "r15", GEARS_PTREGS_R15 }, { "r14", GEARS_PTREGS_R14 }, { "r13", GEARS_PTREGS_R13 },
+		{ "r12", GEARS_PTREGS_R12 }, { "bp", GEARS_PTREGS_BP }, { "bx", GEARS_PTREGS_BX },
+		{ "r11", GEARS_PTREGS_R11 }, { "r10", GEARS_PTREGS_R10 }, { "r9", GEARS_PTREGS_R9 },
+		{ "r8", GEARS_PTREGS_R8 }, { "ax", GEARS_PTREGS_AX }, { "cx", GEARS_PTREGS_CX },
+		{ "dx", GEARS_PTREGS_DX }, { "si", GEARS_PTREGS_SI }, { "di", GEARS_PTREGS_DI },
+		{ "orig_ax", GEARS_PTREGS_ORIG_AX }, { "ip", GEARS_PTREGS_IP }, { "cs", GEARS_PTREGS_CS },
+		{ "flags", GEARS_PTREGS_FLAGS }, { "sp", GEARS_PTREGS_SP }, { "ss", GEARS_PTREGS_SS },
+	};
+	uint32_t at = 0;
+	long sz;
+	int r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
+		if ((r = member(sc, "pt_regs", fixed[i].name, &at)))
+			return r;
+		if (at != fixed[i].off)
+			return gears_err(ENOTSUP, "guest kernel's pt_regs.%s is at %u, not %u: unsupported",
+					 fixed[i].name, at, fixed[i].off);
+	}
+	sz = gears_kbtf__sizeof(gears_linux__btf(sc->l), "pt_regs");
+	if (sz < GEARS_PTREGS_SIZE || sz > 512)
+		return gears_err(EINVAL, "implausible sizeof(struct pt_regs) %ld", sz);
+	return 0;
+}
+
 static int read_facts(struct gears_sc *sc)
 {
 	struct gears_linux *l = sc->l;
@@ -125,18 +171,7 @@ static int read_facts(struct gears_sc *sc)
 		return r;
 	if (find_call(sc, sc->entry64, sc->do_syscall_64, &sc->call64))
 		return gears_err(ENOENT, "no `call do_syscall_64` in entry_SYSCALL_64: unsupported kernel");
-	/* int 0x80: 6.1.70+ and 6.7+ route it through int80_emulation; older
-	 * kernels through do_int80_syscall_32 from entry_INT80_compat. */
-	if (!gears_linux__sym(l, "int80_emulation", &sc->int80_fn) &&
-	    !gears_linux__sym(l, "asm_int80_emulation", &a) &&
-	    !find_call(sc, a, sc->int80_fn, &sc->call80)) {
-	} else if (!gears_linux__sym(l, "do_int80_syscall_32", &sc->int80_fn) &&
-		   !gears_linux__sym(l, "entry_INT80_compat", &a) &&
-		   !find_call(sc, a, sc->int80_fn, &sc->call80)) {
-	} else {
-		sc->int80_fn = sc->call80 = 0;
-		pr_info("guest kernel: no int 0x80 hook point found; compat calls not intercepted");
-	}
+	find_int80(sc);
 	if ((r = gears_linux__read(l, sc->call64, sc->orig64, 5)))
 		return r;
 	if (sc->call80 && gears_linux__read(l, sc->call80, sc->orig80, 5))
@@ -153,50 +188,63 @@ static int read_facts(struct gears_sc *sc)
 			"after signal delivery");
 	gears_linux__sym(l, "strncpy_from_user_nofault", &sc->strncpy_nofault);
 	gears_linux__sym(l, "copy_from_user_nofault", &sc->copy_nofault);
+	/* Without it handlers cannot write user memory (sc_call_copy says so). */
+	gears_linux__sym(l, "copy_to_user_nofault", &sc->copy_to_nofault);
 	if ((r = percpu_sym(sc, "current_task", "current_task", &sc->gs_current_task)) ||
 	    (r = percpu_sym(sc, "cpu_number", "cpu_number", &sc->gs_cpu_number)))
 		return r;
 	if ((r = member(sc, "task_struct", "pid", &sc->off_pid)) ||
 	    (r = member(sc, "task_struct", "tgid", &sc->off_tgid)) ||
 	    (r = member(sc, "task_struct", "comm", &sc->off_comm)) ||
-	    (r = member(sc, "task_struct", "real_parent", &sc->off_parent)))
+	    (r = member(sc, "task_struct", "real_parent", &sc->off_parent)) || (r = check_ptregs(sc)))
 		return r;
-	static const char *const names[] = { "di", "si", "dx", "r10", "r8", "r9", "ax", "orig_ax",
-					     "ip", "sp", "bx", "cx", "bp" };
-	uint32_t *slots[] = { &sc->r.di, &sc->r.si, &sc->r.dx, &sc->r.r10, &sc->r.r8, &sc->r.r9,
-			      &sc->r.ax, &sc->r.orig_ax, &sc->r.ip, &sc->r.sp, &sc->r.bx, &sc->r.cx,
-			      &sc->r.bp };
-
-	/* The stub hard-codes the x86-64 layout (each offset it had to load would
-	 * cost it under TCG): the guest's must be that one. */
-	static const uint32_t fixed[] = { GEARS_PTREGS_DI, GEARS_PTREGS_SI, GEARS_PTREGS_DX,
-					  GEARS_PTREGS_R10, GEARS_PTREGS_R8, GEARS_PTREGS_R9,
-					  GEARS_PTREGS_AX, GEARS_PTREGS_ORIG_AX, GEARS_PTREGS_IP,
-					  GEARS_PTREGS_SP, GEARS_PTREGS_BX, GEARS_PTREGS_CX, GEARS_PTREGS_BP };
-
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		if ((r = member(sc, "pt_regs", names[i], slots[i])))
-			return r;
-		if (*slots[i] != fixed[i])
-			return gears_err(ENOTSUP, "guest kernel's pt_regs.%s is at %u, not %u: unsupported",
-					 names[i], *slots[i], fixed[i]);
-	}
-	long sz = gears_kbtf__sizeof(gears_linux__btf(l), "pt_regs");
-
-	if (sz <= 0 || sz > 512)
-		return gears_err(EINVAL, "implausible sizeof(struct pt_regs) %ld", sz);
-	sc->r.size = (uint32_t)sz;
 	if (!gears_linux__sym(l, "tsc_khz", &a) && !gears_linux__read(l, a, &khz, 4) && khz > 1000)
 		sc->tsc_khz = khz;
 	else
 		sc->tsc_khz = 1000000;	/* unknown: pretend 1 GHz, times stay ordered */
 	sc->ncpus = GEARS_MIN(gears_linux__nr_cpus(l), (int)GEARS_SC_MAX_CPUS);
+	if (sc->ncpus < 1)
+		return gears_err(EINVAL, "guest kernel reports %d CPUs", sc->ncpus);
+	/* The stage area shared out by CPU, in whole pages. */
+	sc->stage_size = (GEARS_SC_STAGE_SIZE / (unsigned)sc->ncpus) & ~0xfffu;
 	return 0;
 }
 
 static uint64_t tsc_per_ms(const struct gears_sc *sc)
 {
 	return sc->tsc_khz;
+}
+
+/* How long a claimed request may go without word from the host before the
+ * guest gives up on it (sync_hard_tsc). */
+static uint64_t sync_hard_ms(const struct gears_sc *sc)
+{
+	return sc->sync_timeout_ms * 10ull + 1000;
+}
+
+/* GEARS_FAULT_SLOW_ANSWER=COMM:NR:entry|exit:MS (tests): the first sync request
+ * at the entry (or return) of system call NR by a thread named COMM is answered
+ * MS ms late, so that a test can make the guest give up on a request the host
+ * has claimed. */
+static void fault_init(struct gears_sc *sc)
+{
+	const char *f = getenv("GEARS_FAULT_SLOW_ANSWER");
+	char comm[16], when[8];
+	unsigned ms;
+	int nr;
+
+	if (!f || sscanf(f, "%15[^:]:%d:%7[^:]:%u", comm, &nr, when, &ms) != 4 ||
+	    (strcmp(when, "entry") && strcmp(when, "exit"))) {
+		if (f)
+			pr_warn("GEARS_FAULT_SLOW_ANSWER=%s: expected COMM:NR:entry|exit:MS", f);
+		return;
+	}
+	memcpy(sc->fault.comm, comm, sizeof(comm));
+	sc->fault.nr = nr;
+	sc->fault.exit = !strcmp(when, "exit");
+	sc->fault.ms = ms;
+	sc->fault.armed = true;
+	pr_warn("fault injection: the first %s of call %d by '%s' answered %u ms late", when, nr, comm, ms);
 }
 
 uint64_t sc_tsc_ns(const struct gears_sc *sc, uint64_t tsc)
@@ -211,6 +259,17 @@ void gears_sc__set_ring_wait(struct gears_sc *sc, int ms)
 		sc->ctl->ring_wait_tsc = tsc_per_ms(sc) * sc->ring_wait_ms;
 }
 
+/* The default of gears_sc_opts.sync_timeout_ms: 200, or GEARS_SYNC_TIMEOUT_MS
+ * (1..60000) for a host that may be starved of CPU for longer than that (a
+ * loaded test machine) and would rather have the guest wait. */
+static unsigned env_sync_timeout_ms(void)
+{
+	const char *v = getenv("GEARS_SYNC_TIMEOUT_MS");
+	long ms = v ? strtol(v, NULL, 10) : 0;
+
+	return ms >= 1 && ms <= 60000 ? (unsigned)ms : 200;
+}
+
 struct gears_sc *gears_sc__new(struct gears_vm *vm, const struct gears_sc_opts *o)
 {
 	struct gears_sc *sc = calloc(1, sizeof(*sc));
@@ -222,7 +281,7 @@ struct gears_sc *gears_sc__new(struct gears_vm *vm, const struct gears_sc_opts *
 	sc->next_id = 1;
 	bool has = o && o->sz >= offsetof(struct gears_sc_opts, ring_wait_ms) + sizeof(int);
 
-	sc->sync_timeout_ms = o && o->sync_timeout_ms ? o->sync_timeout_ms : 200;
+	sc->sync_timeout_ms = o && o->sync_timeout_ms ? o->sync_timeout_ms : env_sync_timeout_ms();
 	sc->ring_wait_ms = !has || !o->ring_wait_ms ? 50 : o->ring_wait_ms < 0 ? 0 : (unsigned)o->ring_wait_ms;
 	sc->l = gears_vm__linux(vm);
 	sc->mem = gears_vm__mem(vm);
@@ -238,21 +297,39 @@ struct gears_sc *gears_sc__new(struct gears_vm *vm, const struct gears_sc_opts *
 		errno = -r;
 		return NULL;
 	}
+	sc->copy_wait_ns = sync_hard_ms(sc) * 1000000ull;
+	fault_init(sc);
 	return sc;
 }
 
 /* ---- guest memory helpers ---- */
 
-int sc_read_regs(struct gears_sc *sc, uint64_t regs_va, uint64_t *buf, size_t n)
+const uint32_t sc_arg_off[2][6] = { GEARS_PTREGS_ARGS64, GEARS_PTREGS_ARGS32 };
+
+int sc_read_regs(struct gears_sc *sc, uint64_t regs_va, struct sc_uregs *u)
 {
 	if (regs_va < KERNEL_HALF)
 		return gears_err(EFAULT, "pt_regs pointer 0x%" PRIx64 " is not a kernel address", regs_va);
-	return gears_linux__read(sc->l, regs_va, buf, n);
+	/* Through the kernel's page tables, into a copy: parsed once, whatever
+	 * the guest does to the original meanwhile. */
+	return gears_vmem__read(sc->mem, sc->kcr3, sc->levels, regs_va, u, sizeof(*u));
+}
+
+void sc_call_fill(struct gears_sc_call *c, const struct sc_uregs *u)
+{
+	for (int i = 0; i < 6; i++) {
+		c->args[i] = sc_ureg(u, sc_arg_off[c->compat][i]);
+		if (c->compat)
+			c->args[i] = (uint32_t)c->args[i];
+	}
+	c->ret = c->compat ? (int32_t)u->ax : (int64_t)u->ax;
+	c->uip = u->ip;
+	c->usp = u->sp;
 }
 
 int sc_write_reg(struct gears_sc *sc, uint64_t regs_va, uint32_t off, uint64_t v)
 {
-	if (regs_va < KERNEL_HALF || off + 8 > sc->r.size)
+	if (regs_va < KERNEL_HALF || off % 8 || off >= GEARS_PTREGS_SIZE)
 		return -EFAULT;
 	return gears_vmem__write(sc->mem, sc->kcr3, sc->levels, regs_va + off, &v, 8, false);
 }
@@ -297,15 +374,14 @@ static void ctl_init(struct gears_sc *sc)
 	c->off_tgid = sc->off_tgid;
 	c->off_comm = sc->off_comm;
 	c->off_parent = sc->off_parent;
-	c->r_di = sc->r.di; c->r_si = sc->r.si; c->r_dx = sc->r.dx;
-	c->r_r10 = sc->r.r10; c->r_r8 = sc->r.r8; c->r_r9 = sc->r.r9;
-	c->r_ax = sc->r.ax; c->r_orig_ax = sc->r.orig_ax; c->r_ip = sc->r.ip;
-	c->r_bx = sc->r.bx; c->r_cx = sc->r.cx; c->r_bp = sc->r.bp;
 	c->sync_timeout_tsc = tsc_per_ms(sc) * sc->sync_timeout_ms;
-	c->sync_hard_tsc = tsc_per_ms(sc) * (sc->sync_timeout_ms * 10 + 1000);
+	c->sync_hard_tsc = tsc_per_ms(sc) * sync_hard_ms(sc);
 	c->ring_wait_tsc = tsc_per_ms(sc) * sc->ring_wait_ms;
 	c->orig_exit = sc->nexit ? sc->exit_fn : 0;
 	c->bell_port = sc->bell_port;
+	c->copy_to_nofault = sc->copy_to_nofault;
+	c->stage_size = sc->stage_size;
+	memcpy(c->patient, sc->patient, sizeof(c->patient));
 	if (getrandom(&c->cookie, sizeof(c->cookie), 0) != sizeof(c->cookie))
 		c->cookie = gears_now_ns() * 0x9e3779b97f4a7c15ull;
 	c->cookie |= 1;	/* never 0, the value of a cleared frame */
@@ -313,6 +389,31 @@ static void ctl_init(struct gears_sc *sc)
 	c->enabled = 1;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	c->magic = GEARS_SC_MAGIC;
+}
+
+void sc_hold_task(struct gears_sc *sc, uint64_t task, bool hold)
+{
+	int free_at = -1;
+
+	if (!task)
+		return;
+	for (int i = 0; i < (int)GEARS_SC_PATIENT; i++) {
+		if (sc->patient[i] == task) {
+			if (hold)
+				return;
+			sc->patient[i] = 0;
+			if (sc->ctl)
+				__atomic_store_n(&sc->ctl->patient[i], 0, __ATOMIC_RELEASE);
+			return;
+		}
+		if (!sc->patient[i] && free_at < 0)
+			free_at = i;
+	}
+	if (!hold || free_at < 0)
+		return;	/* (all taken: that task only has the usual bound) */
+	sc->patient[free_at] = task;
+	if (sc->ctl)
+		__atomic_store_n(&sc->ctl->patient[free_at], task, __ATOMIC_RELEASE);
 }
 
 /* Bytes of `call target` at `site`. */
@@ -353,6 +454,7 @@ static int stub_install(struct gears_sc *sc)
 	sc->ctl = gears_region__host(sc->region, GEARS_SC_CTL_OFF);
 	sc->slots = gears_region__host(sc->region, GEARS_SC_SLOTS_OFF);
 	sc->ring = gears_region__host(sc->region, GEARS_SC_RING_OFF);
+	sc->stage = gears_region__host(sc->region, GEARS_SC_STAGE_OFF);
 	ctl_init(sc);
 	r = gears_region__write_code(sc->region, g, GEARS_SC_CODE_OFF, sc_stub_bin, sizeof(sc_stub_bin));
 	if (r)
@@ -426,6 +528,52 @@ static int stub_remove(struct gears_sc *sc)
 	return r;
 }
 
+/* The stub's selection bits one handler asks for. */
+static uint16_t handler_bits(const struct sc_handler *h)
+{
+	uint16_t bits = 0;
+
+	if (h->flags & GEARS_SC_RING) {
+		if (h->flags & GEARS_SC_ON_ENTRY)
+			bits |= GEARS_SC_SEL_RING_ENTRY;
+		if (h->flags & GEARS_SC_ON_EXIT)
+			bits |= GEARS_SC_SEL_RING_EXIT;
+		if (h->flags & GEARS_SC_TIME)
+			bits |= GEARS_SC_SEL_TIME;
+	} else if (h->flags & GEARS_SC_SYNC) {
+		if (h->flags & GEARS_SC_ON_ENTRY)
+			bits |= GEARS_SC_SEL_SYNC_ENTRY;
+		if (h->flags & GEARS_SC_ON_EXIT)
+			bits |= GEARS_SC_SEL_SYNC_EXIT;
+	}
+	return bits;
+}
+
+/* For a number recorded in the ring: which strings the stub captures, and
+ * whether the return record carries the entry's arguments (where the call
+ * changes its registers, or strings were taken). */
+static uint16_t capture_bits(int nr, int compat)
+{
+	int argv, s0 = 0, s1 = 0;
+	unsigned mask = gears_sc__string_args(nr, compat, &argv);
+	const char *name = gears_sc__name(nr, compat);
+	uint16_t bits;
+
+	for (int a = 0; a < 6; a++) {
+		if (!(mask & (1u << a)))
+			continue;
+		if (!s0)
+			s0 = a + 1;
+		else if (!s1)
+			s1 = a + 1;
+	}
+	bits = (uint16_t)(s0 << GEARS_SC_SEL_STR0_SHIFT | s1 << GEARS_SC_SEL_STR1_SHIFT |
+			  (argv >= 0 ? argv + 1 : 0) << GEARS_SC_SEL_ARGV_SHIFT);
+	if (mask || argv >= 0 || (name && (!strcmp(name, "rt_sigreturn") || !strcmp(name, "sigreturn"))))
+		bits |= GEARS_SC_SEL_SAVE_ARGS;
+	return bits;
+}
+
 /* Recompute the guest's per-number selection from the handlers. */
 static void update_selection(struct gears_sc *sc)
 {
@@ -437,56 +585,16 @@ static void update_selection(struct gears_sc *sc)
 	memset(sel, 0, sizeof(sel));
 	for (int i = 0; i < sc->nh; i++) {
 		const struct sc_handler *h = &sc->h[i];
-		int compat = !!(h->flags & GEARS_SC_COMPAT);
-		uint16_t bits = 0;
+		uint16_t bits = handler_bits(h);
 
-		if (h->flags & GEARS_SC_RING) {
-			if (h->flags & GEARS_SC_ON_ENTRY)
-				bits |= GEARS_SC_SEL_RING_ENTRY;
-			if (h->flags & GEARS_SC_ON_EXIT)
-				bits |= GEARS_SC_SEL_RING_EXIT;
-			if (h->flags & GEARS_SC_TIME)
-				bits |= GEARS_SC_SEL_TIME;
-		} else if (h->flags & GEARS_SC_SYNC) {
-			if (h->flags & GEARS_SC_ON_ENTRY)
-				bits |= GEARS_SC_SEL_SYNC_ENTRY;
-			if (h->flags & GEARS_SC_ON_EXIT)
-				bits |= GEARS_SC_SEL_SYNC_EXIT;
-		}
 		for (int nr = 0; nr < (int)GEARS_SC_NR_MAX; nr++)
 			if (h->set[nr / 64] & (1ull << (nr % 64)))
-				sel[compat][nr] |= bits;
+				sel[!!(h->flags & GEARS_SC_COMPAT)][nr] |= bits;
 	}
-	/* Which strings the stub should capture for ring records. */
-	for (int compat = 0; compat < 2; compat++) {
-		for (int nr = 0; nr < (int)GEARS_SC_NR_MAX; nr++) {
-			int argv;
-			unsigned mask;
-			int s0 = 0, s1 = 0;
-
-			if (!(sel[compat][nr] & (GEARS_SC_SEL_RING_ENTRY | GEARS_SC_SEL_RING_EXIT)))
-				continue;
-			mask = gears_sc__string_args(nr, compat, &argv);
-			for (int a = 0; a < 6; a++) {
-				if (!(mask & (1u << a)))
-					continue;
-				if (!s0)
-					s0 = a + 1;
-				else if (!s1)
-					s1 = a + 1;
-			}
-			sel[compat][nr] |= (uint16_t)(s0 << GEARS_SC_SEL_STR0_SHIFT |
-						      s1 << GEARS_SC_SEL_STR1_SHIFT |
-						      (argv >= 0 ? argv + 1 : 0) << GEARS_SC_SEL_ARGV_SHIFT);
-			/* The return record must carry the entry's arguments where
-			 * the call changes its registers, or strings were taken. */
-			const char *name = gears_sc__name(nr, compat);
-
-			if (mask || argv >= 0 ||
-			    (name && (!strcmp(name, "rt_sigreturn") || !strcmp(name, "sigreturn"))))
-				sel[compat][nr] |= GEARS_SC_SEL_SAVE_ARGS;
-		}
-	}
+	for (int compat = 0; compat < 2; compat++)
+		for (int nr = 0; nr < (int)GEARS_SC_NR_MAX; nr++)
+			if (sel[compat][nr] & (GEARS_SC_SEL_RING_ENTRY | GEARS_SC_SEL_RING_EXIT))
+				sel[compat][nr] |= capture_bits(nr, compat);
 	/* sel before the fast-path bits: a CPU that sees a bit finds its sel. */
 	memcpy(c->sel, sel[0], sizeof(c->sel));
 	memcpy(c->sel32, sel[1], sizeof(c->sel32));
@@ -637,6 +745,7 @@ void gears_sc__free(struct gears_sc *sc)
 {
 	if (!sc)
 		return;
+	inject_reap(sc, true);
 	sc->nh = 0;
 	sc->nhc = 0;
 	/* A VM that is gone needs no restoring (and has no gdbstub to do it). */
@@ -705,7 +814,8 @@ bool gears_sc__bell_arm(struct gears_sc *sc)
 	__atomic_store_n(&sc->ctl->bell_armed, 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (int cpu = 0; cpu < sc->ncpus; cpu++)
-		if (__atomic_load_n(&sc->slots[cpu].state, __ATOMIC_ACQUIRE) == GEARS_SC_SLOT_POSTED) {
+		if (GEARS_SC_SLOT_STATE(__atomic_load_n(&sc->slots[cpu].state, __ATOMIC_ACQUIRE)) ==
+		    GEARS_SC_SLOT_POSTED) {
 			__atomic_store_n(&sc->ctl->bell_armed, 0, __ATOMIC_RELAXED);
 			return false;	/* work is waiting: do not sleep */
 		}
@@ -743,99 +853,231 @@ int sc_dispatch(struct gears_sc *sc, struct gears_sc_call *c)
 /* Fill a call from pt_regs in guest memory. */
 static int call_from_regs(struct gears_sc *sc, struct gears_sc_call *c, uint64_t regs_va)
 {
-	uint64_t regs[64];
-	const uint32_t *a;
-	uint32_t a64[6] = { sc->r.di, sc->r.si, sc->r.dx, sc->r.r10, sc->r.r8, sc->r.r9 };
-	uint32_t a32[6] = { sc->r.bx, sc->r.cx, sc->r.dx, sc->r.si, sc->r.di, sc->r.bp };
-	int r = sc_read_regs(sc, regs_va, regs, sc->r.size);
+	struct sc_uregs u;
+	int r = sc_read_regs(sc, regs_va, &u);
 
 	if (r)
 		return r;
 	c->regs_va = regs_va;
-	a = c->compat ? a32 : a64;
-	for (int i = 0; i < 6; i++) {
-		c->args[i] = regs[a[i] / 8];
-		if (c->compat)
-			c->args[i] = (uint32_t)c->args[i];
-	}
-	c->ret = (int64_t)regs[sc->r.ax / 8];
-	if (c->compat)
-		c->ret = (int32_t)c->ret;
-	c->uip = regs[sc->r.ip / 8];
-	c->usp = regs[sc->r.sp / 8];
+	sc_call_fill(c, &u);
 	return 0;
 }
 
-/* Apply a sync handler's changes to pt_regs; returns the slot action. */
-static uint32_t apply_sync(struct gears_sc *sc, struct gears_sc_call *c, uint32_t kind)
+/* ---- answering a sync request (the slot protocol, sc_abi.h) ---- */
+
+void sc_call_stage_reg(struct gears_sc_call *c, uint32_t off, uint64_t v)
 {
-	const uint32_t a64[6] = { sc->r.di, sc->r.si, sc->r.dx, sc->r.r10, sc->r.r8, sc->r.r9 };
-	const uint32_t a32[6] = { sc->r.bx, sc->r.cx, sc->r.dx, sc->r.si, sc->r.di, sc->r.bp };
-	const uint32_t *a = c->compat ? a32 : a64;
+	if (off % 8 || off >= GEARS_PTREGS_SIZE)
+		return;
+	c->set_regs[off / 8] = v;
+	c->set_mask |= 1ull << (off / 8);
+}
+
+/* Stage a sync handler's changes to pt_regs; returns the slot action. */
+static uint32_t stage_changes(struct gears_sc_call *c, uint32_t kind)
+{
+	const uint32_t *a = sc_arg_off[c->compat];
 
 	for (int i = 0; i < 6; i++)
 		if (c->args_dirty & (1u << i))
-			sc_write_reg(sc, c->regs_va, a[i], c->compat ? (uint32_t)c->new_args[i] : c->new_args[i]);
+			sc_call_stage_reg(c, a[i], c->compat ? (uint32_t)c->new_args[i] : c->new_args[i]);
 	if (c->nr_dirty) {
 		/* 64-bit: the stub reads the number back from orig_ax; compat
 		 * (before int80_emulation): it is still in ax. */
-		sc_write_reg(sc, c->regs_va, c->compat ? sc->r.ax : sc->r.orig_ax, (uint64_t)(int64_t)c->new_nr);
+		sc_call_stage_reg(c, c->compat ? GEARS_PTREGS_AX : GEARS_PTREGS_ORIG_AX, (uint64_t)(int64_t)c->new_nr);
 	}
 	if (c->deny) {
-		sc_write_reg(sc, c->regs_va, sc->r.ax, (uint64_t)c->deny_ret);
+		sc_call_stage_reg(c, GEARS_PTREGS_AX, (uint64_t)c->deny_ret);
 		return GEARS_SC_ACT_DENY | (c->want_exit ? GEARS_SC_ACT_F_EXIT : 0);
 	}
 	if (c->ret_dirty)
-		sc_write_reg(sc, c->regs_va, sc->r.ax, (uint64_t)c->new_ret);
+		sc_call_stage_reg(c, GEARS_PTREGS_AX, (uint64_t)c->new_ret);
 	if (kind == GEARS_SC_REQ_HCALL)
 		return GEARS_SC_ACT_SKIP;
 	return GEARS_SC_ACT_CONTINUE | (kind == GEARS_SC_REQ_ENTRY && c->want_exit ? GEARS_SC_ACT_F_EXIT : 0);
 }
 
+int sc_call_on_settle(struct gears_sc_call *c, sc_settle_fn fn, void *ctx)
+{
+	if (c->nsettle >= SC_MAX_SETTLE)
+		return gears_err(ENOSPC, "too many settle callbacks on one call");
+	c->settle[c->nsettle].fn = fn;
+	c->settle[c->nsettle++].ctx = ctx;
+	return 0;
+}
+
+void sc_call_settle(struct gears_sc_call *c, bool applied)
+{
+	for (int i = 0; i < c->nsettle; i++)
+		c->settle[i].fn(c, applied, c->settle[i].ctx);
+	c->nsettle = 0;
+}
+
+/* Wait for the guest CPU to leave COPY: 0 when it copied (CLAIMED again). */
+static int copy_wait(struct gears_sc *sc, struct gears_sc_slot *s, uint64_t seq)
+{
+	uint64_t t0 = gears_now_ns();
+
+	for (unsigned spins = 0;; spins++) {
+		uint64_t w = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+
+		if (w == GEARS_SC_SLOT_WORD(seq, GEARS_SC_SLOT_CLAIMED))
+			return 0;
+		if (w != GEARS_SC_SLOT_WORD(seq, GEARS_SC_SLOT_COPY))
+			return gears_err(ECANCELED, "the guest stopped waiting for this call");
+		if (gears_now_ns() - t0 > sc->copy_wait_ns)
+			return gears_err(ETIMEDOUT, "guest CPU %d did not copy its stage in time", (int)s->cpu);
+		/* A copy takes microseconds; past that, sleep so that the vCPU
+		 * threads have the host's CPUs. */
+		if (spins < 64)
+			__builtin_ia32_pause();
+		else
+			nanosleep(&(struct timespec){ .tv_nsec = spins < 1024 ? 10000 : 100000 }, NULL);
+	}
+}
+
+/* Every page user-accessible and writable now (the guest's copy checks again:
+ * this only spares a round trip that would fail). */
+static int user_writable(struct gears_sc_call *c, uint64_t va, size_t len)
+{
+	uint64_t cr3 = gears_sc_call__cr3(c);
+
+	for (uint64_t p = va & ~0xfffull; p < va + len; p += 4096) {
+		struct gears_xlate x;
+		int r = gears_pt__xlate(c->sc->mem, cr3, c->sc->levels, p, &x);
+
+		if (r)
+			return r;
+		if (!x.user || !x.writable)
+			return gears_err(EACCES, "writing va 0x%" PRIx64 ": page is not user-writable", p);
+	}
+	return 0;
+}
+
+int sc_call_copy(struct gears_sc_call *c, uint64_t va, const void *buf, size_t len)
+{
+	struct gears_sc *sc = c->sc;
+	struct gears_sc_slot *s = c->slot;
+	uint8_t *stage;
+	int r;
+
+	if (!s || !sc->stage || !sc->stage_size || c->cpu < 0 || c->cpu >= sc->ncpus)
+		return gears_err(EINVAL, "no request to write memory for");
+	if (!sc->copy_to_nofault)
+		return gears_err(ENOTSUP, "the guest kernel has no copy_to_user_nofault: user memory cannot "
+				 "be written");
+	if (c->lost)
+		return gears_err(ECANCELED, "the guest stopped waiting for this call");
+	if (va >= USER_TOP || len > USER_TOP - va)
+		return gears_err(EFAULT, "writing 0x%zx bytes at 0x%" PRIx64 ": not user memory", len, va);
+	if ((r = user_writable(c, va, len)))
+		return r;
+	stage = sc->stage + (size_t)c->cpu * sc->stage_size;
+	for (size_t off = 0, n; off < len; off += n) {
+		uint64_t expect = GEARS_SC_SLOT_WORD(c->seq, GEARS_SC_SLOT_CLAIMED);
+		int64_t ret;
+
+		n = GEARS_MIN(len - off, (size_t)sc->stage_size);
+		memcpy(stage, (const uint8_t *)buf + off, n);
+		s->copy_to = va + off;
+		s->copy_len = (uint32_t)n;
+		s->copy_ret = -EINPROGRESS;
+		/* Publishes the stage; fails if the guest gave up first. */
+		if (!__atomic_compare_exchange_n(&s->state, &expect, GEARS_SC_SLOT_WORD(c->seq, GEARS_SC_SLOT_COPY),
+						 false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			r = gears_err(ECANCELED, "the guest stopped waiting for this call");
+		else
+			r = copy_wait(sc, s, c->seq);
+		if (r) {
+			/* Never answer a request whose copies we lost track of. */
+			c->lost = true;
+			return r;
+		}
+		ret = __atomic_load_n(&s->copy_ret, __ATOMIC_RELAXED);
+		if (ret)
+			return gears_err(ret < 0 && ret >= -4095 ? (int)-ret : EIO,
+					 "the guest could not write 0x%zx bytes at 0x%" PRIx64 " (%" PRId64 ")", n,
+					 va + off, ret);
+	}
+	return 0;
+}
+
+/* The fault injection of fault_init. */
+static void fault_delay(struct gears_sc *sc, const struct gears_sc_call *c)
+{
+	if (!sc->fault.armed || c->nr != sc->fault.nr || c->exit != sc->fault.exit || strcmp(c->comm, sc->fault.comm))
+		return;
+	sc->fault.armed = false;
+	pr_warn("fault injection: answering call %d of %s (tid %d) %u ms late", c->nr, c->comm, c->tid,
+		sc->fault.ms);
+	nanosleep(&(struct timespec){ .tv_sec = sc->fault.ms / 1000, .tv_nsec = sc->fault.ms % 1000 * 1000000L },
+		  NULL);
+}
+
+/* A copy of the request, checked: the guest can rewrite the slot at any time. */
+static bool read_request(struct gears_sc_slot *s, int cpu, struct gears_sc_slot *req)
+{
+	memcpy(req, s, offsetof(struct gears_sc_slot, action));
+	req->comm[sizeof(req->comm) - 1] = 0;
+	return req->kind >= GEARS_SC_REQ_ENTRY && req->kind <= GEARS_SC_REQ_HCALL && req->cpu == (uint32_t)cpu;
+}
+
 static int serve_slot(struct gears_sc *sc, int cpu)
 {
-	struct gears_sc_slot *s = &sc->slots[cpu];
-	struct gears_sc_call c = { .sc = sc, .delivery = GEARS_SC_SYNC, .cpu = cpu };
-	uint32_t expect = GEARS_SC_SLOT_POSTED, kind, act = GEARS_SC_ACT_CONTINUE;
+	struct gears_sc_slot *s = &sc->slots[cpu], req;
+	struct gears_sc_call c = { .sc = sc, .delivery = GEARS_SC_SYNC, .cpu = cpu, .slot = s };
+	uint64_t w = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+	uint32_t act = GEARS_SC_ACT_CONTINUE;
 
-	if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != GEARS_SC_SLOT_POSTED)
+	if (GEARS_SC_SLOT_STATE(w) != GEARS_SC_SLOT_POSTED)
 		return 0;
-	if (!__atomic_compare_exchange_n(&s->state, &expect, GEARS_SC_SLOT_CLAIMED, false,
+	c.seq = GEARS_SC_SLOT_SEQ(w);
+	if (!__atomic_compare_exchange_n(&s->state, &w, GEARS_SC_SLOT_WORD(c.seq, GEARS_SC_SLOT_CLAIMED), false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return 0;
-	/* Guest-written: validate before use. */
-	kind = s->kind;
-	c.nr = (int)s->nr;
-	c.compat = s->compat != 0;
-	c.exit = kind == GEARS_SC_REQ_EXIT;
-	c.cr3 = s->cr3;
-	c.task = s->task;
-	c.tid = s->pid;
-	c.pid = s->tgid;
-	c.ppid = s->ppid;
-	c.time_ns = sc_tsc_ns(sc, s->tsc);
-	memcpy(c.comm, s->comm, sizeof(c.comm));
-	c.comm[sizeof(c.comm) - 1] = 0;
-	if (kind < GEARS_SC_REQ_ENTRY || kind > GEARS_SC_REQ_HCALL || s->cpu != (uint32_t)cpu ||
-	    call_from_regs(sc, &c, s->regs)) {
+	if (!read_request(s, cpu, &req)) {
 		sc->st.bad_records++;
-		goto done;
+		goto answer;	/* with nothing changed */
 	}
-	if (kind == GEARS_SC_REQ_HCALL) {
+	c.nr = (int)req.nr;
+	c.compat = req.compat != 0;
+	c.exit = req.kind == GEARS_SC_REQ_EXIT;
+	c.cr3 = req.cr3;
+	c.task = req.task;
+	c.tid = req.pid;
+	c.pid = req.tgid;
+	c.ppid = req.ppid;
+	c.time_ns = sc_tsc_ns(sc, req.tsc);
+	memcpy(c.comm, req.comm, sizeof(c.comm));
+	if (call_from_regs(sc, &c, req.regs)) {
+		sc->st.bad_records++;
+		goto answer;
+	}
+	fault_delay(sc, &c);
+	if (req.kind == GEARS_SC_REQ_HCALL) {
 		c.nr = (int)GEARS_HCALL_NR;
 		c.ret = -ENOSYS;
 		hcall(sc, &c);
 	} else {
 		sc_dispatch(sc, &c);
 	}
-	act = apply_sync(sc, &c, kind);
+	act = stage_changes(&c, req.kind);
 	sc->st.sync_requests++;
-done:
-	s->action = act;
-	expect = GEARS_SC_SLOT_CLAIMED;
-	if (!__atomic_compare_exchange_n(&s->state, &expect, GEARS_SC_SLOT_DONE, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+answer:
+	if (!c.lost) {
+		uint64_t expect = GEARS_SC_SLOT_WORD(c.seq, GEARS_SC_SLOT_CLAIMED);
+
+		s->action = act;
+		s->set_mask = c.set_mask;
+		memcpy(s->set_regs, c.set_regs, sizeof(s->set_regs));
+		/* Publishes the answer, unless the guest gave up first. */
+		c.lost = !__atomic_compare_exchange_n(&s->state, &expect,
+						      GEARS_SC_SLOT_WORD(c.seq, GEARS_SC_SLOT_DONE), false,
+						      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	}
+	if (c.lost)
 		sc->st.sync_late++;
+	sc_call_settle(&c, !c.lost);
 	return 1;
 }
 
@@ -858,6 +1100,7 @@ static int drain_ring(struct gears_sc *sc)
 		struct gears_sc_ev *slot = &sc->ring[sc->tail & (GEARS_SC_RING_SLOTS - 1)];
 		struct gears_sc_ev ev;
 		struct gears_sc_call c = { .sc = sc, .delivery = GEARS_SC_RING };
+		bool torn;
 
 		if (__atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE) != sc->tail + 1) {
 			/* Reserved but not yet written. A writer cannot be interrupted
@@ -874,7 +1117,10 @@ static int drain_ring(struct gears_sc *sc)
 			continue;
 		}
 		sc->stuck_since = 0;
+		/* One copy, parsed; the guest may rewrite the record meanwhile, so
+		 * the copy's own commit mark says whether it is one record. */
 		memcpy(&ev, slot, sizeof(ev));
+		torn = ev.seq != sc->tail + 1;
 		sc->tail++;
 		/* Give the slots back in batches: the guest reads ring_tail on every
 		 * record, and a line we keep writing would bounce between cores. */
@@ -882,7 +1128,7 @@ static int drain_ring(struct gears_sc *sc)
 			__atomic_store_n(&sc->ctl->ring_tail, sc->tail, __ATOMIC_RELEASE);
 		n++;
 		sc->st.ring_events++;
-		if ((ev.kind != GEARS_SC_EV_ENTRY && ev.kind != GEARS_SC_EV_EXIT) ||
+		if (torn || (ev.kind != GEARS_SC_EV_ENTRY && ev.kind != GEARS_SC_EV_EXIT) ||
 		    ev.data_len > GEARS_SC_EV_DATA || ev.nr >= GEARS_SC_NR_MAX) {
 			sc->st.bad_records++;
 			continue;
@@ -915,6 +1161,11 @@ static int drain_ring(struct gears_sc *sc)
 	return n;
 }
 
+int sc_serve(struct gears_sc *sc)
+{
+	return serve_slots(sc) + drain_ring(sc);
+}
+
 int gears_sc__poll(struct gears_sc *sc, int timeout_us)
 {
 	uint64_t deadline = gears_now_ns() + (uint64_t)(timeout_us > 0 ? timeout_us : 0) * 1000ull;
@@ -922,10 +1173,10 @@ int gears_sc__poll(struct gears_sc *sc, int timeout_us)
 	for (;;) {
 		int n = 0, r;
 
-		if (sc->stub) {
-			n += serve_slots(sc);
-			n += drain_ring(sc);
-		}
+		if (sc->stub)
+			n += sc_serve(sc);
+		if (sc->orphans)
+			inject_reap(sc, false);
 		if (sc->bps) {
 			r = sc_exit_poll(sc, 0);
 			if (r < 0)

@@ -95,7 +95,7 @@ static uint64_t call_cr3(const struct gears_sc_call *c)
 {
 	struct gears_task t;
 
-	if (c->cr3 || !c->task)
+	if (c->cr3 || !c->task || !c->sc->l)
 		return c->cr3;
 	if (gears_linux__task(c->sc->l, c->task, &t) || !t.pgd)
 		return 0;
@@ -127,6 +127,11 @@ int gears_sc_call__write(struct gears_sc_call *c, uint64_t va, const void *buf, 
 {
 	if (!can_change(c))
 		return gears_err(EPERM, "ring-mode handlers observe only");
+	/* In sync delivery the guest thread, still waiting, writes the bytes
+	 * itself: nothing can land once it has given up and gone on. In exit
+	 * mode the VM is stopped while we write. */
+	if (c->delivery == GEARS_SC_SYNC)
+		return sc_call_copy(c, va, buf, len);
 	return gears_vmem__write(c->sc->mem, call_cr3(c), c->sc->levels, va, buf, len, true);
 }
 
@@ -205,33 +210,40 @@ int gears_sc_call__want_exit(struct gears_sc_call *c)
 	return 0;
 }
 
+/* The registers as the answer so far leaves them: pt_regs, with what handlers
+ * staged on top. */
 int sc_call_uregs(const struct gears_sc_call *c, struct sc_uregs *u)
 {
+	uint64_t *w = (uint64_t *)u;
+	int r;
+
 	if (!c->regs_va)
 		return gears_err(EINVAL, "no pt_regs for this call");
-	return sc_read_regs(c->sc, c->regs_va, (uint64_t *)u, sizeof(*u));
+	if ((r = sc_read_regs(c->sc, c->regs_va, u)))
+		return r;
+	for (int i = 0; i < GEARS_PTREGS_WORDS; i++)
+		if (c->set_mask & (1ull << i))
+			w[i] = c->set_regs[i];
+	return 0;
 }
 
-/* CS and SS stay the kernel's (a guest-chosen or stale selector must never
- * reach IRET). orig_ax -1 keeps the kernel's restart logic away from a state
- * that is not a system call. */
+/* Staged whole but for CS and SS, which stay the kernel's (a guest-chosen or
+ * stale selector must never reach IRET; the stub refuses them too). orig_ax -1
+ * keeps the kernel's restart logic away from a state that is not a system call. */
 int sc_call_set_uregs(struct gears_sc_call *c, const struct sc_uregs *want)
 {
-	struct sc_uregs u;
-	uint64_t cs, ss;
-	int r;
+	struct sc_uregs u = *want;
+	const uint64_t *w = (const uint64_t *)&u;
 
 	if (!can_change(c) || c->delivery != GEARS_SC_SYNC)
 		return gears_err(EPERM, "registers can be replaced in sync delivery only");
-	if ((r = sc_call_uregs(c, &u)))
-		return r;
-	cs = u.cs;
-	ss = u.ss;
-	u = *want;
-	u.cs = cs;
-	u.ss = ss;
+	if (!c->regs_va)
+		return gears_err(EINVAL, "no pt_regs for this call");
 	u.orig_ax = (uint64_t)-1;
 	/* Only flags user space may hold: arithmetic, DF, AC, ID; IF always on. */
 	u.flags = (u.flags & 0x2c0dd5ull) | 0x202;
-	return gears_vmem__write(c->sc->mem, c->sc->kcr3, c->sc->levels, c->regs_va, &u, sizeof(u), false);
+	for (uint32_t off = 0; off < GEARS_PTREGS_SIZE; off += 8)
+		if (off != GEARS_PTREGS_CS && off != GEARS_PTREGS_SS)
+			sc_call_stage_reg(c, off, w[off / 8]);
+	return 0;
 }

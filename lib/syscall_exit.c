@@ -15,8 +15,6 @@
 
 #include "syscall_int.h"
 
-#define KERNEL_HALF 0xffff800000000000ull
-
 enum bp_kind { BP_ENTRY64, BP_ENTRY80, BP_RET_RDI, BP_RET_RSP };
 
 struct bp {
@@ -173,6 +171,7 @@ static int entry64(struct gears_sc *sc, struct gears_gdb *g, int cpu, const stru
 		*d = (struct sc_deny){ .task = c.task, .nr = c.nr_dirty ? c.new_nr : c.nr,
 				       .skip = c.deny, .ret = c.deny_ret };
 	}
+	sc_call_settle(&c, !e);	/* the VM is stopped: applied unless a write failed */
 	return e;
 }
 
@@ -181,22 +180,22 @@ static int ret_common(struct gears_sc *sc, int cpu, uint64_t regs_va, uint64_t g
 {
 	struct gears_sc_call c = { .sc = sc, .delivery = GEARS_SC_EXIT, .cpu = cpu, .exit = true,
 				   .compat = compat };
-	uint64_t regs[64];
+	struct sc_uregs u;
 	int64_t dret = 0;
 	struct sc_deny *d;
 
 	c.cr3 = cr3;
 	c.time_ns = gears_now_ns();
 	who(sc, gsbase, &c);
-	if (sc_read_regs(sc, regs_va, regs, sc->r.size))
+	if (sc_read_regs(sc, regs_va, &u))
 		return 0;
-	c.nr = compat ? (int)(uint32_t)regs[sc->r.orig_ax / 8] : (int)regs[sc->r.orig_ax / 8];
+	c.nr = compat ? (int)(uint32_t)u.orig_ax : (int)u.orig_ax;
 	d = c.task ? inflight(sc, c.task, false) : NULL;
 	if (d) {
 		c.nr = d->nr;
 		if (d->skip) {
 			dret = d->ret;
-			sc_write_reg(sc, regs_va, sc->r.ax, (uint64_t)dret);
+			sc_write_reg(sc, regs_va, GEARS_PTREGS_AX, (uint64_t)dret);
 			c.denied = true;
 		}
 		d->task = 0;
@@ -210,55 +209,47 @@ static int ret_common(struct gears_sc *sc, int cpu, uint64_t regs_va, uint64_t g
 		}
 	}
 	c.regs_va = regs_va;
-	{
-		const uint32_t a64[6] = { sc->r.di, sc->r.si, sc->r.dx, sc->r.r10, sc->r.r8, sc->r.r9 };
-		const uint32_t a32[6] = { sc->r.bx, sc->r.cx, sc->r.dx, sc->r.si, sc->r.di, sc->r.bp };
-
-		for (int i = 0; i < 6; i++)
-			c.args[i] = regs[(compat ? a32 : a64)[i] / 8];
-		c.ret = c.denied ? dret : (int64_t)regs[sc->r.ax / 8];
-		if (compat)
-			c.ret = (int32_t)c.ret;
-		c.uip = regs[sc->r.ip / 8];
-		c.usp = regs[sc->r.sp / 8];
-	}
+	sc_call_fill(&c, &u);
+	if (c.denied)
+		c.ret = compat ? (int32_t)dret : dret;
 	sc_dispatch(sc, &c);
 	if (c.ret_dirty)
-		sc_write_reg(sc, regs_va, sc->r.ax, (uint64_t)c.new_ret);
+		sc_write_reg(sc, regs_va, GEARS_PTREGS_AX, (uint64_t)c.new_ret);
+	sc_call_settle(&c, true);
 	return 0;
 }
 
 static int entry80(struct gears_sc *sc, int cpu, const struct gears_regs *r)
 {
 	struct gears_sc_call c = { .sc = sc, .delivery = GEARS_SC_EXIT, .cpu = cpu, .compat = true };
-	const uint32_t a32[6] = { sc->r.bx, sc->r.cx, sc->r.dx, sc->r.si, sc->r.di, sc->r.bp };
-	uint64_t regs[64];
+	const uint32_t *a32 = sc_arg_off[1];
+	struct sc_uregs u;
 
 	c.cr3 = r->cr3;
 	c.time_ns = gears_now_ns();
 	who(sc, r->gs_base, &c);
-	if (sc_read_regs(sc, r->rdi, regs, sc->r.size))
+	if (sc_read_regs(sc, r->rdi, &u))
 		return 0;
 	c.regs_va = r->rdi;
-	c.nr = (int)(uint32_t)regs[sc->r.ax / 8];
-	for (int i = 0; i < 6; i++)
-		c.args[i] = (uint32_t)regs[a32[i] / 8];
-	c.uip = regs[sc->r.ip / 8];
-	c.usp = regs[sc->r.sp / 8];
+	sc_call_fill(&c, &u);
+	/* Before int80_emulation the number is still in ax (orig_ax is -1). */
+	c.nr = (int)(uint32_t)u.ax;
+	c.ret = 0;
 	sc_dispatch(sc, &c);
 	for (int i = 0; i < 6; i++)
 		if (c.args_dirty & (1u << i))
 			sc_write_reg(sc, c.regs_va, a32[i], (uint32_t)c.new_args[i]);
 	if (c.nr_dirty)
-		sc_write_reg(sc, c.regs_va, sc->r.ax, (uint32_t)c.new_nr);
+		sc_write_reg(sc, c.regs_va, GEARS_PTREGS_AX, (uint32_t)c.new_nr);
 	if (c.deny)
-		sc_write_reg(sc, c.regs_va, sc->r.ax, 0xffffffffu);
+		sc_write_reg(sc, c.regs_va, GEARS_PTREGS_AX, 0xffffffffu);
 	if (c.task && !noreturn(c.nr, true)) {
 		struct sc_deny *d = inflight(sc, c.task, true);
 
 		*d = (struct sc_deny){ .task = c.task, .nr = c.nr_dirty ? c.new_nr : c.nr,
 				       .skip = c.deny, .ret = c.deny_ret };
 	}
+	sc_call_settle(&c, true);
 	return 0;
 }
 

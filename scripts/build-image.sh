@@ -1,8 +1,13 @@
 #!/bin/sh
-# build-image.sh OUT_DIR GUEST_BUILD_DIR — build the default guest image.
+# build-image.sh OUT_DIR GUEST_BUILD_DIR [KERNEL_PKG] — build a guest image.
+#
+# KERNEL_PKG is a Debian kernel package, usually a meta package such as
+# linux-image-rt-amd64 or linux-image-6.12-cloud-amd64 (default: linux-image-cloud-amd64,
+# the default image). A meta package is followed to the versioned package it depends
+# on; the release comes from what that package installs, never from its name.
 #
 # Produces, in OUT_DIR:
-#   vmlinuz      Debian's cloud kernel (linux-image-cloud-amd64, whatever ABI it is today)
+#   vmlinuz      that kernel (whatever ABI it is today)
 #   config       that kernel's build configuration
 #   release      its `uname -r` string
 #   initrd.img   an uncompressed newc cpio: busybox, /init, the gears agent and guest
@@ -16,10 +21,15 @@
 # a rebuild after changing the agent takes a second or two.
 set -eu
 
-if [ $# -ne 2 ]; then
-	echo "usage: $0 OUT_DIR GUEST_BUILD_DIR" >&2
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+	echo "usage: $0 OUT_DIR GUEST_BUILD_DIR [KERNEL_PKG]" >&2
 	exit 2
 fi
+KERNEL_PKG=${3:-linux-image-cloud-amd64}
+case $KERNEL_PKG in
+linux-image-*) ;;
+*) echo "build-image: $KERNEL_PKG is not a linux-image-* package" >&2; exit 2 ;;
+esac
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$1/dl"
 OUT=$(cd "$1" && pwd)
@@ -30,6 +40,12 @@ MODULES="virtio_pci virtio_net virtio_blk virtio_console virtio_rng virtiofs"
 
 say() { echo "build-image: $*" >&2; }
 die() { say "$*"; exit 1; }
+# A package the archive cannot give us: say why in OUT_DIR/unavailable, so tests that
+# need this image can skip with the reason instead of failing or passing silently.
+unavailable() {
+	echo "$*" >"$OUT/unavailable"
+	die "$*"
+}
 
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -58,7 +74,7 @@ fetch() {
 			$SUDO apt-get update -q >/dev/null
 			# shellcheck disable=SC2086
 			(cd "$OUT/dl" && apt-get download -q $APT_OPTS "$1" >/dev/null) ||
-				die "cannot download $1"
+				unavailable "cannot download $1 (apt-get download failed)"
 		fi
 		deb=$(find_deb "$pkg")
 		[ -n "$deb" ] || die "apt-get download $1 left no .deb in $OUT/dl"
@@ -81,17 +97,22 @@ unpack() {
 	return 0
 }
 
-# ---- the kernel: the meta package's Depends names the versioned package of the day ----
-meta=$(fetch linux-image-cloud-amd64)
-# of the form "linux-image-REL (= VERSION)": first alternative, no constraint
-kdep=$(dpkg-deb -f "$meta" Depends | cut -d, -f1 | cut -d'|' -f1)
-kpkg=$(echo "$kdep" | sed 's/(.*//; s/[[:space:]]//g')
-kver=$(echo "$kdep" | sed -n 's/.*(= *\([^)]*\)).*/\1/p' | tr -d ' ')
-case $kpkg in
-linux-image-*) ;;
-*) die "unexpected Depends of $(basename "$meta"): $kdep" ;;
-esac
-kdeb=$(fetch "$kpkg${kver:+=$kver}")
+# ---- the kernel: a meta package's Depends names the versioned package of the day ----
+meta=$(fetch "$KERNEL_PKG")
+rm -f "$OUT/unavailable"
+if dpkg-deb -c "$meta" | grep -q '/boot/vmlinuz-'; then
+	kdeb=$meta	# a versioned package itself
+else
+	# of the form "linux-image-REL (= VERSION)": first alternative, no constraint
+	kdep=$(dpkg-deb -f "$meta" Depends | cut -d, -f1 | cut -d'|' -f1)
+	kpkg=$(echo "$kdep" | sed 's/(.*//; s/[[:space:]]//g')
+	kver=$(echo "$kdep" | sed -n 's/.*(= *\([^)]*\)).*/\1/p' | tr -d ' ')
+	case $kpkg in
+	linux-image-*) ;;
+	*) die "unexpected Depends of $(basename "$meta"): $kdep" ;;
+	esac
+	kdeb=$(fetch "$kpkg${kver:+=$kver}")
+fi
 if unpack "$kdeb" "$OUT/kernel"; then
 	fresh_kernel=1
 else

@@ -18,26 +18,41 @@ need_root() {
 }
 
 # The guest kernel's headers, for building guest kernel modules: linux-headers-REL,
-# REL being the guest kernel's release. Found as the image build finds it: the
-# release an existing image recorded in build/image/release, else the versioned
-# package that linux-image-cloud-amd64 depends on (linux-image-REL), read from the
-# package lists (updated first when they do not know the meta package yet).
+# REL being the guest kernel's release. KERNEL names the guest kernel package
+# (default linux-image-cloud-amd64, the default image; `make deps KERNEL=PKG` for
+# another). Found as the image build finds it: the release an existing image recorded
+# in its `release` file (build/image, or build/image-PKG for another package), else
+# the versioned package PKG depends on (linux-image-REL), read from the package lists
+# (updated first when they do not know PKG yet).
+KERNEL=${KERNEL:-linux-image-cloud-amd64}
+case $KERNEL in
+linux-image-*) ;;
+*) echo "install-deps: KERNEL=$KERNEL is not a linux-image-* package" >&2; exit 2 ;;
+esac
+if [ "$KERNEL" = linux-image-cloud-amd64 ]; then
+	IMAGE_DIR=$(dirname "$0")/../build/image
+else
+	IMAGE_DIR=$(dirname "$0")/../build/image-$KERNEL
+fi
 kernel_release() {
-	rel_file=$(dirname "$0")/../build/image/release
-	if [ -s "$rel_file" ]; then
-		cat "$rel_file"
+	if [ -s "$IMAGE_DIR/release" ]; then
+		cat "$IMAGE_DIR/release"
 		return
 	fi
-	apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+	# A versioned package is its own release; a meta package depends on one.
+	case $KERNEL in
+	linux-image-[0-9]*.[0-9]*-[0-9]*-*) echo "${KERNEL#linux-image-}"; return ;;
+	esac
+	apt-cache depends "$KERNEL" 2>/dev/null |
 		sed -n 's/^ *|\{0,1\}Depends: linux-image-\([^ <>]*\)$/\1/p' | head -n 1
 }
 REL=$(kernel_release)
 if [ -z "$REL" ]; then
-	echo "install-deps: package lists do not know linux-image-cloud-amd64; updating them" >&2
+	echo "install-deps: package lists do not know $KERNEL; updating them" >&2
 	need_root "update the package lists"
 	$SUDO apt-get -o DPkg::Lock::Timeout=900 update -q
 	REL=$(kernel_release)
-	[ -n "$REL" ] || { echo "install-deps: cannot find the release of linux-image-cloud-amd64" >&2; exit 1; }
+	[ -n "$REL" ] || { echo "install-deps: cannot find the release of $KERNEL" >&2; exit 1; }
 fi
 PKGS="$PKGS linux-headers-$REL"
 

@@ -6,9 +6,10 @@
  * For a selected number it can: record the entry and the return in the
  * shared ring (lock-free, many CPUs), and ask the host synchronously — post a
  * request in this CPU's slot and spin (bounded) until the host answers; the
- * host may rewrite the caller's registers in pt_regs meanwhile. If the host
- * does not answer in time the call goes on unchanged (fail-open): a dead or
- * slow gears never hangs the guest.
+ * answer (registers, memory the host wants written) is applied here, by the
+ * waiting thread, only while it still waits (the slot protocol, sc_abi.h). If
+ * the host does not answer in time the call goes on unchanged (fail-open): a
+ * dead or slow gears never hangs the guest, and a late one changes nothing.
  *
  * Constraints: freestanding, no SSE (kernel FPU state is not ours), no red
  * zone, small stack, no faults: user memory is read only through the kernel's
@@ -24,15 +25,19 @@
 /* Every call and return is a translation-block lookup under TCG: the hot path
  * is flattened into few functions. */
 #define INLINE static inline __attribute__((always_inline))
+#define EFAULT 14
 #define ENOSYS 38
+#define ETIMEDOUT 110
 
 extern volatile struct gears_sc_ctl gears_sc_ctl HIDDEN;
 extern volatile struct gears_sc_slot gears_sc_slots[GEARS_SC_MAX_CPUS] HIDDEN;
 extern volatile struct gears_sc_ev gears_sc_ring[GEARS_SC_RING_SLOTS] HIDDEN;
+extern const char gears_sc_stage[GEARS_SC_STAGE_SIZE] HIDDEN;
 
 typedef uint64_t (*syscall_fn)(void *regs, long nr);
 typedef void (*int80_fn)(void *regs);
 typedef long (*strncpy_fn)(char *dst, const void *src, long count);
+typedef long (*copy_fn)(void *dst, const void *src, size_t n);
 
 #define STR_BITS (7u << GEARS_SC_SEL_STR0_SHIFT | 7u << GEARS_SC_SEL_STR1_SHIFT | 7u << GEARS_SC_SEL_ARGV_SHIFT)
 
@@ -153,7 +158,6 @@ static int put_str(struct strs *b, uint64_t uptr)
 /* argv-style array: strings until NULL or out of room. */
 static void put_argv(struct strs *b, uint64_t uarr, int compat)
 {
-	typedef long (*copy_fn)(void *dst, const void *src, size_t n);
 	copy_fn copy = (copy_fn)CTL->copy_nofault;
 	uint64_t p;
 
@@ -181,20 +185,15 @@ struct entry {
 
 INLINE void read_args(void *regs, int compat, uint64_t args[6])
 {
-	if (compat) {	/* i386: bx cx dx si di bp */
-		args[0] = (uint32_t)REG(regs, GEARS_PTREGS_BX);
-		args[1] = (uint32_t)REG(regs, GEARS_PTREGS_CX);
-		args[2] = (uint32_t)REG(regs, GEARS_PTREGS_DX);
-		args[3] = (uint32_t)REG(regs, GEARS_PTREGS_SI);
-		args[4] = (uint32_t)REG(regs, GEARS_PTREGS_DI);
-		args[5] = (uint32_t)REG(regs, GEARS_PTREGS_BP);
-	} else {	/* x86-64: di si dx r10 r8 r9 */
-		args[0] = REG(regs, GEARS_PTREGS_DI);
-		args[1] = REG(regs, GEARS_PTREGS_SI);
-		args[2] = REG(regs, GEARS_PTREGS_DX);
-		args[3] = REG(regs, GEARS_PTREGS_R10);
-		args[4] = REG(regs, GEARS_PTREGS_R8);
-		args[5] = REG(regs, GEARS_PTREGS_R9);
+	/* Unrolled, so every offset is a constant: no table load under TCG. */
+	if (compat) {
+#pragma GCC unroll 6
+		for (int i = 0; i < 6; i++)
+			args[i] = (uint32_t)REG(regs, ((const uint32_t[6])GEARS_PTREGS_ARGS32)[i]);
+	} else {
+#pragma GCC unroll 6
+		for (int i = 0; i < 6; i++)
+			args[i] = REG(regs, ((const uint32_t[6])GEARS_PTREGS_ARGS64)[i]);
 	}
 }
 
@@ -282,15 +281,52 @@ INLINE void ring_emit(uint16_t kind, void *regs, int nr, int compat, const struc
 	__atomic_store_n(&ev->seq, head + 1, __ATOMIC_RELEASE);
 }
 
-/* Ask the host; returns its GEARS_SC_ACT_*, CONTINUE if it does not answer. */
+/* sync_req's result when the host did not answer (never a host action). */
+#define ACT_TIMEDOUT 0x80000000u
+#define ACT_VALID (GEARS_SC_ACT_MASK | GEARS_SC_ACT_F_EXIT)
+#define SLOT(seq, st) GEARS_SC_SLOT_WORD(seq, GEARS_SC_SLOT_##st)
+
+/* DONE: the host's register changes, then its action. CS and SS are never the
+ * host's: a selector the kernel did not set must not reach IRET. */
+INLINE uint32_t apply_answer(volatile struct gears_sc_slot *s, void *regs)
+{
+	uint64_t m = s->set_mask & ((1ull << GEARS_PTREGS_WORDS) - 1) &
+		     ~(1ull << (GEARS_PTREGS_CS / 8) | 1ull << (GEARS_PTREGS_SS / 8));
+
+	while (m) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
+
+		m &= m - 1;
+		REG(regs, i * 8) = s->set_regs[i];
+	}
+	return s->action & ACT_VALID;
+}
+
+/* COPY: this thread writes its own user memory from the CPU's stage buffer.
+ * The _nofault copy fails (-EFAULT) on a page that is not present and writable,
+ * instead of faulting it in: the host asked for memory it found mapped. */
+INLINE void copy_stage(volatile struct gears_sc_slot *s, uint32_t cpu)
+{
+	copy_fn fn = (copy_fn)CTL->copy_to_nofault;
+	uint64_t len = s->copy_len, size = CTL->stage_size;
+	long r = -EFAULT;
+
+	if (fn && len <= size && (uint64_t)cpu * size + size <= GEARS_SC_STAGE_SIZE)
+		r = fn((void *)s->copy_to, gears_sc_stage + (uint64_t)cpu * size, len);
+	s->copy_ret = r;
+}
+
+/* Ask the host; returns its GEARS_SC_ACT_* (applied), or ACT_TIMEDOUT if it
+ * did not answer in time (nothing applied). */
 static uint32_t sync_req(uint32_t kind, void *regs, int nr, int compat, const struct who *w)
 {
 	volatile struct gears_sc_slot *s;
-	uint64_t t0, now;
+	uint64_t t0, now, seq, soft;
 
 	if (w->cpu >= GEARS_SC_MAX_CPUS)
-		return GEARS_SC_ACT_CONTINUE;
+		return ACT_TIMEDOUT;
 	s = &gears_sc_slots[w->cpu];
+	seq = GEARS_SC_SLOT_SEQ(__atomic_load_n(&s->state, __ATOMIC_RELAXED)) + 1;
 	s->kind = kind;
 	s->regs = (uint64_t)regs;
 	s->task = w->task;
@@ -303,43 +339,46 @@ static uint32_t sync_req(uint32_t kind, void *regs, int nr, int compat, const st
 	s->compat = (uint32_t)compat;
 	for (int i = 0; i < 16; i++)
 		s->comm[i] = w->comm[i];
-	s->action = GEARS_SC_ACT_CONTINUE;
-	s->seq = s->seq + 1;
+	/* How long to wait for a claim: longer for a task the host holds. */
+	soft = CTL->sync_timeout_tsc;
+	for (unsigned i = 0; i < GEARS_SC_PATIENT; i++)
+		if (CTL->patient[i] == w->task)
+			soft = CTL->sync_hard_tsc;
 	t0 = s->tsc = rdtsc();
-	__atomic_store_n(&s->state, GEARS_SC_SLOT_POSTED, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->state, SLOT(seq, POSTED), __ATOMIC_RELEASE);
 	/* Wake a sleeping host (Dekker with its arm-then-check: it sees POSTED,
 	 * or we see it armed). One CPU rings per sleep. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (CTL->bell_port && __atomic_load_n(&CTL->bell_armed, __ATOMIC_RELAXED) &&
-	    __atomic_exchange_n(&CTL->bell_armed, 0, __ATOMIC_ACQ_REL)) {
-		__atomic_add_fetch(&CTL->bell_rings, 1, __ATOMIC_RELAXED);
+	    __atomic_exchange_n(&CTL->bell_armed, 0, __ATOMIC_ACQ_REL))
 		outb(1, (uint16_t)CTL->bell_port);
-	}
 	for (;;) {
-		uint32_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		uint64_t st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
 
-		if (st == GEARS_SC_SLOT_DONE) {
-			uint32_t act = s->action;
+		if (st == SLOT(seq, DONE)) {
+			uint32_t act = apply_answer(s, regs);
 
-			__atomic_store_n(&s->state, GEARS_SC_SLOT_IDLE, __ATOMIC_RELEASE);
+			__atomic_store_n(&s->state, SLOT(seq, IDLE), __ATOMIC_RELEASE);
 			return act;
 		}
-		now = rdtsc();
-		if (st == GEARS_SC_SLOT_POSTED && now - t0 > CTL->sync_timeout_tsc) {
-			uint32_t expect = GEARS_SC_SLOT_POSTED;
-
-			/* Not claimed yet: withdraw. If the host claimed it in the
-			 * meantime it is working on it: keep waiting. */
-			if (__atomic_compare_exchange_n(&s->state, &expect, GEARS_SC_SLOT_ABANDONED, 0,
-							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-				__atomic_add_fetch(&CTL->sync_timeouts, 1, __ATOMIC_RELAXED);
-				return GEARS_SC_ACT_CONTINUE;
-			}
+		if (st == SLOT(seq, COPY)) {
+			copy_stage(s, w->cpu);
+			__atomic_compare_exchange_n(&s->state, &st, SLOT(seq, CLAIMED), 0, __ATOMIC_ACQ_REL,
+						    __ATOMIC_RELAXED);
+			t0 = rdtsc();	/* the host is alive */
+			continue;
 		}
-		if (now - t0 > CTL->sync_hard_tsc) {
-			__atomic_store_n(&s->state, GEARS_SC_SLOT_ABANDONED, __ATOMIC_RELEASE);
-			__atomic_add_fetch(&CTL->sync_timeouts, 1, __ATOMIC_RELAXED);
-			return GEARS_SC_ACT_CONTINUE;
+		now = rdtsc();
+		/* Unclaimed after the short bound, or nothing from the host for the
+		 * long one: give up, with one CAS that the host's answer loses if it
+		 * comes now (or re-read what it just wrote). */
+		if ((st == SLOT(seq, POSTED) && now - t0 > soft) || now - t0 > CTL->sync_hard_tsc) {
+			if (__atomic_compare_exchange_n(&s->state, &st, SLOT(seq, ABANDONED), 0, __ATOMIC_ACQ_REL,
+							__ATOMIC_RELAXED)) {
+				__atomic_add_fetch(&CTL->sync_timeouts, 1, __ATOMIC_RELAXED);
+				return ACT_TIMEDOUT;
+			}
+			continue;
 		}
 		cpu_relax();
 	}
@@ -387,11 +426,31 @@ INLINE void exit_work(void *regs, struct frame *f)
 		sync_req(GEARS_SC_REQ_EXIT, regs, f->nr, f->compat, &w);
 }
 
+static inline uint64_t irq_save(void)
+{
+	uint64_t fl;
+
+	asm volatile("pushfq; popq %0; cli" : "=r"(fl) : : "memory");
+	return fl;
+}
+
+static inline void irq_restore(uint64_t fl)
+{
+	if (fl & 0x200)	/* X86_EFLAGS_IF */
+		asm volatile("sti" : : : "memory");
+}
+
 /*
  * Called instead of syscall_exit_to_user_mode(regs), from do_syscall_64 and
  * the int 0x80 path: the return value in pt_regs->ax is final here, and signal
  * delivery (which rewrites ax) has not happened yet. Only calls that came
  * through the slow path have a live frame; others pass straight on.
+ *
+ * The kernel calls this with interrupts on. The work runs with them off, as
+ * at entry: a CPU's request slot and a reserved ring record are this CPU's
+ * only while nothing can preempt it (on a preemptible kernel another task
+ * would take the CPU, and its slot, mid-request, or this one would migrate
+ * away from the slot it waits on).
  */
 void gears_sc_exit_hook(void *regs) HIDDEN;
 void gears_sc_exit_hook(void *regs)
@@ -400,8 +459,11 @@ void gears_sc_exit_hook(void *regs)
 	struct frame *f = frame_of(regs);
 
 	if (CTL->enabled && f->magic == CTL->cookie && f->regs == (uint64_t)regs && !f->done) {
+		uint64_t fl = irq_save();
+
 		f->done = 1;
 		exit_work(regs, f);
+		irq_restore(fl);
 	}
 	((exit_fn)CTL->orig_exit)(regs);
 }
@@ -434,9 +496,11 @@ uint64_t gears_sc_slow64(void *regs, long nr_arg, struct frame *f)
 			return orig(regs, nr_arg);
 		whoami(&w);
 		__atomic_add_fetch(&CTL->hcalls, 1, __ATOMIC_RELAXED);
-		/* The kernel never sees a hypercall: answered here, or -ENOSYS. */
+		/* The kernel never sees a hypercall: answered here, or -ENOSYS (no
+		 * handler for the op), or -ETIMEDOUT (gears did not answer in time). */
 		REG(regs, GEARS_PTREGS_AX) = (uint64_t)-ENOSYS;
-		sync_req(GEARS_SC_REQ_HCALL, regs, nr, 0, &w);
+		if (sync_req(GEARS_SC_REQ_HCALL, regs, nr, 0, &w) == ACT_TIMEDOUT)
+			REG(regs, GEARS_PTREGS_AX) = (uint64_t)-ETIMEDOUT;
 		return 0;	/* 0: leave through IRET, always valid */
 	}
 	if (!sel)
@@ -461,6 +525,8 @@ uint64_t gears_sc_slow64(void *regs, long nr_arg, struct frame *f)
 	if (sel & GEARS_SC_SEL_SYNC_ENTRY) {
 		uint32_t act = sync_req(GEARS_SC_REQ_ENTRY, regs, nr, 0, &w);
 
+		if (act == ACT_TIMEDOUT)
+			act = GEARS_SC_ACT_CONTINUE;	/* as it was: nr is still the caller's */
 		if (act & GEARS_SC_ACT_F_EXIT)
 			f->sel |= GEARS_SC_SEL_SYNC_EXIT;
 		act &= GEARS_SC_ACT_MASK;
@@ -516,6 +582,8 @@ void gears_sc_slow_int80(void *regs, struct frame *f)
 	if (sel & GEARS_SC_SEL_SYNC_ENTRY) {
 		uint32_t act = sync_req(GEARS_SC_REQ_ENTRY, regs, nr, 1, &w);
 
+		if (act == ACT_TIMEDOUT)
+			act = GEARS_SC_ACT_CONTINUE;
 		if (act & GEARS_SC_ACT_F_EXIT)
 			f->sel |= GEARS_SC_SEL_SYNC_EXIT;
 		if ((act & GEARS_SC_ACT_MASK) == GEARS_SC_ACT_DENY) {

@@ -60,6 +60,8 @@ struct gears_env_stats {
 	uint64_t fallbacks;	/* ... written into a fresh mapping (no room on the stack) */
 	uint64_t failed;	/* left unchanged: unreadable or oversized envp, mmap failed */
 	uint64_t compat;	/* 32-bit callers, left unchanged */
+	uint64_t late;		/* answered after the caller had stopped waiting: that execve
+				 * went on unchanged (a loss, like failed) */
 };
 GEARS_API void gears_env__stats(const struct gears_env *e, struct gears_env_stats *st);
 

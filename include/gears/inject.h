@@ -22,6 +22,15 @@
  * in user space is caught on its vCPU through the gdbstub and sent through a
  * `syscall` instruction of its vDSO, its registers kept for the end.
  *
+ * Once taken, the thread is never left hijacked: an injection that fails
+ * or times out only restores it from then on (after the payload, if that
+ * already runs), and one freed meanwhile is finished by the engine
+ * (gears_sc__poll) as soon as the thread next runs. An answer the guest
+ * stopped waiting for changes nothing (the slot protocol, sc_abi.h): the
+ * payload asks again for its end; a thread that went back to user space in
+ * the middle is restored at its next system call. What cannot be repaired
+ * is said in the result (`leaked`: a mapping stayed).
+ *
  * One injection at a time per gears_sc. Driven by gears_sc__poll() (the
  * handlers) and gears_inject__step() (kicks, timeouts).
  */
@@ -80,11 +89,13 @@ struct gears_inject_result {
 GEARS_API struct gears_inject *gears_inject__start(struct gears_sc *sc, const struct gears_payload *p,
 						   const struct gears_inject_opts *o);
 /* Kicks and timeouts: call between gears_sc__poll() calls. Returns true once
- * the injection has ended (DONE or FAILED). */
+ * the injection has ended: DONE or FAILED, or timed out (error -ETIMEDOUT;
+ * state says where it was, and the target is restored as soon as it next runs). */
 GEARS_API bool gears_inject__step(struct gears_inject *inj);
 GEARS_API void gears_inject__result(const struct gears_inject *inj, struct gears_inject_result *r);
-/* Abandon (if not ended: the target is restored as soon as it can be; a
- * payload already running is left to finish) and free. */
+/* Abandon (if not ended: the target is restored as soon as it can be, by
+ * the engine, which keeps what it needs; a payload already running is left
+ * to finish) and free. */
 GEARS_API void gears_inject__free(struct gears_inject *inj);
 /* Start, poll until the end, result: for tools and tests. */
 GEARS_API int gears_inject__run(struct gears_sc *sc, const struct gears_payload *p,

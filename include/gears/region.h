@@ -14,7 +14,8 @@
  * bitmaps, rings and save areas live here. The guest kernel can write the
  * region too, so everything read back from it is untrusted.
  *
- * Layout: [0, 4K) header, [4K, 8K) the PMD page, then the system call stub's
+ * Layout: [0, 4K) header (its last 16 bytes: where region calls return to),
+ * [4K, 8K) the PMD page, then the system call stub's
  * code, control block, request slots and ring (guest/include/gears-guest/
  * sc_abi.h), then what gears_region__alloc() hands out.
  */
@@ -50,9 +51,8 @@ GEARS_API uint64_t gears_region__gpa(const struct gears_region *r);
 /* Host pointer for region offset `off` (NULL if out of range). */
 GEARS_API void *gears_region__host(struct gears_region *r, uint64_t off);
 /* Reserve `size` bytes aligned to `align` (a power of two, >= 8); returns the
- * offset, or -ENOSPC. Allocation restarts from scratch with gears_region__reset. */
+ * offset, or -ENOSPC. What is reserved stays reserved while `r` is open. */
 GEARS_API long gears_region__alloc(struct gears_region *r, size_t size, size_t align);
-GEARS_API void gears_region__reset(struct gears_region *r);
 
 /*
  * Place code in the region: through the gdbstub (QEMU then drops any
@@ -67,6 +67,8 @@ GEARS_API int gears_region__write_code(struct gears_region *r, struct gears_gdb 
  * Run region code at `off` on a vCPU in kernel mode, as a function call
  * (it must end with `ret`; rdi = arg). Stops the VM, borrows a vCPU that is at
  * CPL 0, runs to the return, restores every register. *ret gets rax.
+ * -ETIMEDOUT (registers restored) if it has not returned within 3 s, whatever
+ * other stops the VM reports meanwhile. Allocates nothing: any number of calls.
  * For installation-time work and tests; costs a few gdbstub round trips.
  */
 GEARS_API int gears_region__call(struct gears_region *r, struct gears_gdb *g, uint64_t off,

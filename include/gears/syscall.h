@@ -55,7 +55,9 @@ typedef int (*gears_sc_handler_fn)(struct gears_sc_call *c, void *ctx);
 
 struct gears_sc_opts {
 	size_t sz;
-	unsigned sync_timeout_ms;	/* guest waits this long for an answer (default 200) */
+	unsigned sync_timeout_ms;	/* guest waits this long for gears to take up a request
+					 * (default 200, or $GEARS_SYNC_TIMEOUT_MS); once taken up,
+					 * 10 x that + 1 s without word from gears */
 	int ring_wait_ms;		/* a full ring: the guest waits this long for room
 					 * before dropping a record (default 50; -1: never wait) */
 };
@@ -118,7 +120,7 @@ struct gears_sc_stats {
 	uint64_t ring_drops;	/* records lost: ring full (guest counter) */
 	uint64_t sync_requests;	/* requests answered */
 	uint64_t sync_timeouts;	/* requests the guest stopped waiting for */
-	uint64_t sync_late;	/* answers after the guest gave up */
+	uint64_t sync_late;	/* answers that came after the guest gave up: not applied */
 	uint64_t vm_stops;	/* exit-mode stops */
 	uint64_t hcalls;
 	uint64_t bad_records;	/* malformed data from the guest, skipped */

@@ -21,6 +21,13 @@ ok() {
 	echo "ok   $TEST_NAME: $*"
 }
 
+# skip REASON: the test cannot run here (exit 77, which run-vm.sh reports as a
+# skip with the reason, never as a pass)
+skip() {
+	echo "SKIP: $TEST_NAME: $*"
+	exit 77
+}
+
 cleanup() {
 	if [ -n "$VM_PID" ] && kill -0 "$VM_PID" 2>/dev/null; then
 		"$GEARS" stop "$VM" >/dev/null 2>&1 || kill "$VM_PID" 2>/dev/null

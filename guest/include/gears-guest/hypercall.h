@@ -7,7 +7,9 @@
  * GEARS the kernel answers -ENOSYS (-38), so callers can tell and fall back.
  *
  *   rax = GEARS_HCALL_NR, rdi = op, rsi/rdx/r10/r8/r9 = arguments; result in rax
- *   (negative errno on failure, like a system call).
+ *   (negative errno on failure, like a system call). -ENOSYS: no handler for the
+ *   op (or no GEARS); -ETIMEDOUT (-110): GEARS did not answer in time, nothing of
+ *   an answer it gives later is applied — the caller may try again.
  *
  * Ops 0..0xff belong to GEARS itself; services take ranges above (see their
  * headers).

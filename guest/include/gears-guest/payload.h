@@ -106,6 +106,28 @@ static inline int gears_utoa(unsigned long v, char *buf)
 	return i;
 }
 
+/* Append `prefix` and the process id, as a line, to the file at `path`:
+ * what the example payloads leave behind. 0 or -errno. */
+static inline long gears_append_pid_line(const char *path, const char *prefix)
+{
+	char line[96];
+	unsigned long n = 0;
+	long fd, w;
+
+	while (prefix[n] && n < sizeof(line) - 23) {
+		line[n] = prefix[n];
+		n++;
+	}
+	n += (unsigned long)gears_utoa((unsigned long)gears_sys3(GEARS_NR_getpid, 0, 0, 0), line + n);
+	line[n++] = '\n';
+	fd = gears_open_append(path);
+	if (fd < 0)
+		return fd;
+	w = gears_write((int)fd, line, n);
+	gears_close((int)fd);
+	return w < 0 ? w : 0;
+}
+
 /* A line in gears' log on the host (debugging). */
 static inline void gears_hc_log(const char *s)
 {

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #endif
 
-#define GEARS_SC_ABI_VERSION	1
+#define GEARS_SC_ABI_VERSION	2
 #define GEARS_SC_MAGIC		0x3143535241454721ull	/* "!GEARSC1" */
 
 /* Region layout (offsets from the region's start). */
@@ -28,7 +28,13 @@
 #define GEARS_SC_RING_OFF	0x11000u	/* struct gears_sc_ev[GEARS_SC_RING_SLOTS] */
 #define GEARS_SC_RING_SLOTS	4096u		/* power of two */
 #define GEARS_SC_EV_SIZE	256u
-#define GEARS_SC_END		(GEARS_SC_RING_OFF + GEARS_SC_RING_SLOTS * GEARS_SC_EV_SIZE)
+/* Staging for user memory a handler writes (see the slot protocol): one buffer
+ * per CPU of ctl.stage_size bytes, CPU n's at STAGE_OFF + n * stage_size. */
+#define GEARS_SC_STAGE_OFF	(GEARS_SC_RING_OFF + GEARS_SC_RING_SLOTS * GEARS_SC_EV_SIZE)
+#define GEARS_SC_STAGE_SIZE	0x40000u
+#define GEARS_SC_END		(GEARS_SC_STAGE_OFF + GEARS_SC_STAGE_SIZE)
+
+#define GEARS_SC_PATIENT	4u	/* ctl.patient entries */
 
 /* Syscall numbers covered by the per-number bitmaps. Higher numbers (x32,
  * garbage) always pass through, except the hypercall number. */
@@ -37,8 +43,13 @@
 /* struct pt_regs on x86-64: the entry code's push order, also the layout of
  * ptrace's user_regs_struct. The stub uses these constants (a load per offset
  * costs under TCG); the host checks them against the guest's BTF. */
+#define GEARS_PTREGS_R15	0
+#define GEARS_PTREGS_R14	8
+#define GEARS_PTREGS_R13	16
+#define GEARS_PTREGS_R12	24
 #define GEARS_PTREGS_BP		32
 #define GEARS_PTREGS_BX		40
+#define GEARS_PTREGS_R11	48
 #define GEARS_PTREGS_R10	56
 #define GEARS_PTREGS_R9		64
 #define GEARS_PTREGS_R8		72
@@ -49,8 +60,18 @@
 #define GEARS_PTREGS_DI		112
 #define GEARS_PTREGS_ORIG_AX	120
 #define GEARS_PTREGS_IP		128
+#define GEARS_PTREGS_CS		136
+#define GEARS_PTREGS_FLAGS	144
 #define GEARS_PTREGS_SP		152
+#define GEARS_PTREGS_SS		160
 #define GEARS_PTREGS_SIZE	168
+#define GEARS_PTREGS_WORDS	(GEARS_PTREGS_SIZE / 8)
+/* The argument registers in argument order, as initialisers of a uint32_t[6]:
+ * x86-64 di si dx r10 r8 r9; i386 (int 0x80) bx cx dx si di bp. */
+#define GEARS_PTREGS_ARGS64	{ GEARS_PTREGS_DI, GEARS_PTREGS_SI, GEARS_PTREGS_DX, \
+				  GEARS_PTREGS_R10, GEARS_PTREGS_R8, GEARS_PTREGS_R9 }
+#define GEARS_PTREGS_ARGS32	{ GEARS_PTREGS_BX, GEARS_PTREGS_CX, GEARS_PTREGS_DX, \
+				  GEARS_PTREGS_SI, GEARS_PTREGS_DI, GEARS_PTREGS_BP }
 
 /* The hypercall: a `syscall` with this number never reaches the guest kernel
  * while GEARS is attached; without GEARS the kernel answers -ENOSYS. */
@@ -81,16 +102,60 @@
 #define GEARS_SC_EVF_NOSTR	0x04u	/* a string argument could not be read */
 #define GEARS_SC_EVF_DENIED	0x08u	/* exit of a call the host denied */
 
-/* Sync slot states. */
+/*
+ * Synchronous requests: the slot protocol.
+ *
+ * One slot per CPU, used only by code that runs with interrupts off on that
+ * CPU: the entry hooks are called so, and the return hook turns them off
+ * around its work (syscall_exit_to_user_mode runs with IRQs on, where a
+ * preemptible kernel could give the CPU, and its slot, to another task in
+ * the middle of a request, or move the waiting task to another CPU). So a
+ * CPU's slot never holds two requests at once.
+ *
+ * slot.state is GEARS_SC_SLOT_WORD(seq, state): seq counts the CPU's requests,
+ * and every transition is one compare-and-swap of the whole word, so that a
+ * transition meant for one request can never act on a later one.
+ *
+ *   (any, seq-1)  -guest: request filled->        POSTED
+ *   POSTED        -host claims->                  CLAIMED
+ *   POSTED        -guest, sync_timeout passed->   ABANDONED   (never claimed)
+ *   CLAIMED       -host staged a memory write->   COPY
+ *   COPY          -guest copied it, copy_ret->    CLAIMED     (restarts sync_hard)
+ *   CLAIMED       -host staged its answer->       DONE
+ *   CLAIMED       -guest, sync_hard passed->      ABANDONED   (a late answer)
+ *   DONE          -guest applied the answer->     IDLE
+ *
+ * The guest writes the request fields before POSTED and copy_ret in COPY; the
+ * host writes the answer fields and the CPU's stage buffer only while it
+ * holds CLAIMED, each time before the CAS that publishes them; the guest reads
+ * them only after seeing COPY or DONE of its own seq. So:
+ *  - the host never writes into the caller's pt_regs: the waiting guest applies
+ *    the answer (set_regs, action) itself, and the single CAS out of CLAIMED
+ *    (to DONE by the host, to ABANDONED by the guest) decides whether it is
+ *    applied. A host whose CAS fails has answered late: it counts that, and
+ *    nothing of its answer reaches the call, which went on unchanged;
+ *  - user memory is written by the waiting thread itself, with the kernel's
+ *    copy_to_user_nofault from the stage buffer, in COPY: a host that lost
+ *    the race cannot enter COPY, so no write lands after the call went on
+ *    (say into a stack it is using again, or an address space execve freed);
+ *  - a guest that gives up (fail-open) never waits on a dead or stopped host
+ *    for longer than sync_timeout (unclaimed) or sync_hard since the host's
+ *    last sign of life (claimed).
+ * One host serves a VM's slots, one request at a time.
+ */
 #define GEARS_SC_SLOT_IDLE	0u
 #define GEARS_SC_SLOT_POSTED	1u	/* guest waits; host may claim */
 #define GEARS_SC_SLOT_CLAIMED	2u	/* host is working on it */
-#define GEARS_SC_SLOT_DONE	3u	/* host answered: action valid */
+#define GEARS_SC_SLOT_DONE	3u	/* host answered: set_regs, action valid */
 #define GEARS_SC_SLOT_ABANDONED	4u	/* guest gave up waiting (host too slow) */
+#define GEARS_SC_SLOT_COPY	5u	/* host staged copy_len bytes for copy_to */
+#define GEARS_SC_SLOT_WORD(seq, st)	((uint64_t)(seq) << 8 | (st))
+#define GEARS_SC_SLOT_STATE(w)	((uint32_t)((w) & 0xff))
+#define GEARS_SC_SLOT_SEQ(w)	((w) >> 8)
 
 /* Host answers. */
-#define GEARS_SC_ACT_CONTINUE	0u	/* run the call (pt_regs as the host left them) */
-#define GEARS_SC_ACT_DENY	1u	/* do not run it; return pt_regs->ax (the host set it) */
+#define GEARS_SC_ACT_CONTINUE	0u	/* run the call (pt_regs with set_regs applied) */
+#define GEARS_SC_ACT_DENY	1u	/* do not run it; return pt_regs->ax (from set_regs) */
 #define GEARS_SC_ACT_SKIP	2u	/* hypercall answered: return pt_regs->ax, kernel never sees it */
 #define GEARS_SC_ACT_MASK	0xffu
 #define GEARS_SC_ACT_F_EXIT	0x100u	/* flag on an entry answer: ask again at this call's
@@ -140,25 +205,32 @@ struct gears_sc_ev {
 	char data[GEARS_SC_EV_DATA];	/* captured strings, each NUL-terminated */
 };
 
-/* One synchronous request per vCPU (the hooks run with IRQs off, so a CPU's
- * slot is never used twice at once). GEARS_SC_SLOT_SIZE bytes. */
+/* One synchronous request per CPU (the protocol above). GEARS_SC_SLOT_SIZE bytes. */
 struct gears_sc_slot {
-	uint32_t state;		/* GEARS_SC_SLOT_* */
+	uint64_t state;		/* GEARS_SC_SLOT_WORD(seq, GEARS_SC_SLOT_*) */
+	/* the request: written by the guest before POSTED */
 	uint32_t kind;		/* GEARS_SC_REQ_* */
-	uint64_t seq;		/* request counter of this CPU */
+	uint32_t nr;
 	uint64_t regs;		/* struct pt_regs * of the caller (kernel VA) */
 	uint64_t task;
 	uint64_t cr3;
 	uint64_t tsc;
-	uint32_t nr;
 	uint32_t cpu;
+	uint32_t compat;
 	int32_t pid;
 	int32_t tgid;
-	char comm[16];
-	uint32_t action;	/* host's answer: GEARS_SC_ACT_* */
-	uint32_t compat;
 	int32_t ppid;
-	uint8_t pad[GEARS_SC_SLOT_SIZE - 92];
+	uint32_t pad0;
+	char comm[16];
+	/* the answer: written by the host while it holds CLAIMED */
+	uint32_t action;	/* DONE: GEARS_SC_ACT_* */
+	uint32_t copy_len;	/* COPY: bytes at the start of this CPU's stage buffer */
+	uint64_t copy_to;	/* COPY: the user address they go to */
+	int64_t copy_ret;	/* COPY: the guest's result, 0 or -errno (written by the guest) */
+	uint64_t set_mask;	/* DONE: bit i set: pt_regs word i becomes set_regs[i]
+				 * (never CS or SS: the guest ignores those bits) */
+	uint64_t set_regs[GEARS_PTREGS_WORDS];
+	uint8_t pad[GEARS_SC_SLOT_SIZE - 88 - 200];
 };
 
 /* Configuration and counters, at GEARS_SC_CTL_OFF. */
@@ -175,11 +247,9 @@ struct gears_sc_ctl {
 	uint64_t gs_current_task;
 	uint64_t gs_cpu_number;
 	uint32_t off_pid, off_tgid, off_comm, off_parent;
-	/* pt_regs layout (offsets) */
-	uint32_t r_di, r_si, r_dx, r_r10, r_r8, r_r9, r_ax, r_orig_ax, r_ip, r_bx, r_cx, r_bp;
 	/* synchronous requests */
 	uint64_t sync_timeout_tsc;	/* spin bound while POSTED */
-	uint64_t sync_hard_tsc;		/* bound while CLAIMED (host alive but slow) */
+	uint64_t sync_hard_tsc;		/* bound while CLAIMED, from the host's last sign of life */
 	uint64_t ring_wait_tsc;		/* a full ring: wait this long for room, then drop */
 	uint64_t orig_exit;		/* syscall_exit_to_user_mode (0: return hook not installed) */
 	uint64_t cookie;		/* marks a live slow-path frame (random per install) */
@@ -191,15 +261,21 @@ struct gears_sc_ctl {
 	/* counters (guest increments, host reads) */
 	uint64_t ring_drops;		/* events lost because the ring was full */
 	uint64_t sync_timeouts;		/* requests the host did not answer in time */
-	uint64_t sync_late;		/* answers that came after the guest gave up */
 	uint64_t hcalls;
 	/* doorbell: with bell_port set, a CPU that posts a request while the host
 	 * sleeps (bell_armed) clears bell_armed and writes a byte to that I/O port,
 	 * an isa-debugcon device whose chardev the host polls */
 	uint32_t bell_port;
 	uint32_t bell_armed;
-	uint64_t bell_rings;		/* bytes written (counter) */
-	uint64_t reserved[13];
+	/* memory writes (COPY): copy_to_user_nofault, and each CPU's stage buffer size */
+	uint64_t copy_to_nofault;
+	uint32_t stage_size;
+	uint32_t pad2;
+	/* tasks (struct task_struct *) whose requests wait for a claim as long as
+	 * for an answer (sync_hard_tsc): threads gears holds in the middle of
+	 * something (an injection), for which going on unanswered is worse */
+	uint64_t patient[GEARS_SC_PATIENT];
+	uint64_t reserved[15];
 	/* per-number selection: GEARS_SC_SEL_* bits */
 	uint16_t sel[GEARS_SC_NR_MAX];
 	uint16_t sel32[GEARS_SC_NR_MAX];	/* the same for compat (i386) numbers */
@@ -210,6 +286,8 @@ struct gears_sc_ctl {
 
 _Static_assert(sizeof(struct gears_sc_ev) == GEARS_SC_EV_SIZE, "event size");
 _Static_assert(sizeof(struct gears_sc_slot) == GEARS_SC_SLOT_SIZE, "slot size");
+_Static_assert(__builtin_offsetof(struct gears_sc_slot, action) == 88 &&
+	       __builtin_offsetof(struct gears_sc_slot, pad) == 88 + 200, "slot layout");
 _Static_assert(sizeof(struct gears_sc_ctl) <= GEARS_SC_SLOTS_OFF - GEARS_SC_CTL_OFF, "ctl size");
 _Static_assert(GEARS_SC_END <= (2u << 20), "fits the region");
 _Static_assert(__builtin_offsetof(struct gears_sc_ctl, orig_do_syscall_64) == GEARS_SC_CTL_ORIG64,

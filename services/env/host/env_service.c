@@ -124,7 +124,7 @@ static json_t *env_json(struct env_svc *e)
 			 "execs", (json_int_t)st.execs, "matched", (json_int_t)st.matched,
 			 "rewritten", (json_int_t)st.rewritten, "fallbacks", (json_int_t)st.fallbacks,
 			 "failed", (json_int_t)st.failed, "compat", (json_int_t)st.compat,
-			 "sync_timeouts", (json_int_t)sst.sync_timeouts, "sync_late", (json_int_t)sst.sync_late);
+			 "late", (json_int_t)st.late, "sync_timeouts", (json_int_t)sst.sync_timeouts);
 }
 
 /* ENV {"op": "add"|"del"|"list", "rule": R}: answered with the rules and counters. */
