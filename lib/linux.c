@@ -59,6 +59,7 @@ int gears_linux__read_u64(struct gears_linux *l, uint64_t va, uint64_t *v)
 /* ---- kallsyms, found near the kernel's text when we know where that is ---- */
 
 struct scan_ctx {
+	const struct gears_mem *m;
 	uint64_t lo, hi;
 	struct gears_ksyms *ks;
 };
@@ -70,7 +71,7 @@ static int scan_range(uint64_t gpa, const void *p, uint64_t len, void *vctx)
 
 	if (a >= b)
 		return 0;
-	c->ks = gears_ksyms__find((const char *)p + (a - gpa), b - a, a);
+	c->ks = ksyms_find_mem(c->m, (const char *)p + (a - gpa), b - a, a);
 	return c->ks ? 1 : 0;
 }
 
@@ -83,6 +84,7 @@ static int load_ksyms(struct gears_linux *l)
 	if (l->hint_va >= KERNEL_HALF &&
 	    !gears_pt__xlate(l->mem, l->cr3, l->levels, l->hint_va, &x)) {
 		struct scan_ctx c = {
+			.m = l->mem,
 			.lo = x.gpa > SCAN_WINDOW ? x.gpa - SCAN_WINDOW : 0,
 			.hi = x.gpa + SCAN_WINDOW,
 		};
