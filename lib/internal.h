@@ -56,6 +56,11 @@ bool gears_mem_writable(const struct gears_mem *m);
 typedef void (*gears_mem_hook_fn)(void *ctx, uint64_t gpa, uint64_t len);
 void gears_mem_set_hook(struct gears_mem *m, gears_mem_hook_fn fn, void *ctx);
 
+/* lib/env.c: a guest's NULL-terminated string vector (envp, argv) at `va`,
+ * bounded like the kernel's execve: owned copies, or NULL + errno. */
+char **env_read_strv(const struct gears_mem *m, uint64_t cr3, int levels, uint64_t va,
+		     size_t *count);
+
 /* lib/ksyms.c: gears_ksyms__find over [gpa, gpa+len) of `m`, seen at host
  * pointer `p` (from gears_mem__for_each_range); a candidate's tables are
  * copied out with gears_mem__read before they are parsed. */
