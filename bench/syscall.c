@@ -112,13 +112,19 @@ static void detach(struct tracer *t, const char *call, long *calls, long *lost)
 			*calls = n;
 	}
 	if ((line = strstr(t->c.err, "records lost"))) {
+		/* The ring and sync counters are the VM's since boot: this session's
+		 * share is what they grew by since the last one. */
+		static long ring_before, sync_before;
 		long a = 0, b = 0, c = 0, d = 0;
 
 		while (line > t->c.err && line[-1] != '\n')
 			line--;
 		if (sscanf(line, "gears: trace: %ld records lost (client too slow), %ld lost in the guest ring"
-			   " (full), %ld calls not waited for (gears too slow), %ld", &a, &b, &c, &d) == 4)
-			*lost = a + b + c;
+			   " (full), %ld calls not waited for (gears too slow), %ld", &a, &b, &c, &d) != 4)
+			bench_die("cannot read the tracer's loss report: '%.200s'", line);
+		*lost = a + (b - ring_before) + (c - sync_before);
+		ring_before = b;
+		sync_before = c;
 	}
 }
 
