@@ -90,7 +90,7 @@ static void attach(struct tracer *t, const char *mode, const char *sel)
 
 /* Ctrl-C the tracer, read its summary: how many `call` calls it recorded and
  * how many records it reported lost. Dies if it does not end cleanly. */
-static void detach(struct tracer *t, const char *call, long *calls, long *lost)
+static void detach(struct tracer *t, const char *call, bool stub, long *calls, long *lost)
 {
 	char *line;
 
@@ -112,9 +112,6 @@ static void detach(struct tracer *t, const char *call, long *calls, long *lost)
 			*calls = n;
 	}
 	if ((line = strstr(t->c.err, "records lost"))) {
-		/* The ring and sync counters are the VM's since boot: this session's
-		 * share is what they grew by since the last one. */
-		static long ring_before, sync_before;
 		long a = 0, b = 0, c = 0, d = 0;
 
 		while (line > t->c.err && line[-1] != '\n')
@@ -122,9 +119,10 @@ static void detach(struct tracer *t, const char *call, long *calls, long *lost)
 		if (sscanf(line, "gears: trace: %ld records lost (client too slow), %ld lost in the guest ring"
 			   " (full), %ld calls not waited for (gears too slow), %ld", &a, &b, &c, &d) != 4)
 			bench_die("cannot read the tracer's loss report: '%.200s'", line);
-		*lost = a + (b - ring_before) + (c - sync_before);
-		ring_before = b;
-		sync_before = c;
+		/* The ring and sync counters live in the stub's control block, reset
+		 * when a stub mode attaches; exit mode installs no stub and is shown
+		 * the last stub session's values, which are not its own. */
+		*lost = a + (stub ? b + c : 0);
 	}
 }
 
@@ -147,7 +145,7 @@ static double measure(enum cfg c, const char *call, long n, long *lost)
 	guest_loop(call, n / 20, c == STRACE);
 	v = guest_loop(call, n, c == STRACE);
 	if (t.pid > 0) {
-		detach(&t, call, &calls, lost);
+		detach(&t, call, c != EXITM, &calls, lost);
 		/* A tracer that neither saw nor reported some calls measured less than
 		 * it claims to do. (Not selected: it must not have seen any.) */
 		if (c == FILTER_OFF ? calls != 0 : calls + *lost < n + n / 20)
