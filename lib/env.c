@@ -274,26 +274,50 @@ void gears_env__free_envp(char **envp)
 
 /* ---- in the guest ---- */
 
-/* The caller's envp, bounded. NULL-terminated owned strings, or NULL. */
-static char **read_envp(struct gears_sc_call *c, uint64_t envp, size_t *count)
+/*
+ * A NULL-terminated vector of strings (envp, argv) at guest-virtual `va`, read
+ * with the kernel's own bounds. Each pointer and each string is read once into
+ * host memory and only that copy is used: the pointer array a page at a time
+ * (never past the page that holds its NULL), each string into a bounded buffer
+ * whose length is found in the copy. Returns owned NULL-terminated strings and
+ * their count in *n, or NULL (errno EFAULT, E2BIG, ENOMEM).
+ */
+char **env_read_strv(const struct gears_mem *m, uint64_t cr3, int levels, uint64_t va, size_t *count)
 {
-	size_t n = 0, cap = 64, total = 0;
+	size_t n = 0, cap = 64, total = 0, have = 0, used = 0;
 	char **env = calloc(cap + 1, sizeof(char *));
 	char *buf = malloc(ENV_MAX_STR);
+	uint64_t ptrs[512];
+	int err = ENOMEM;
 
 	if (!env || !buf)
 		goto bad;
-	for (; envp; n++) {
-		uint64_t p;
+	for (; va; n++) {
+		uint64_t p, at = va + n * 8;
 		int l;
 
-		if (n >= ENV_MAX_VARS || gears_sc_call__read(c, envp + n * 8, &p, 8))
-			goto bad;
+		if (used == have) {
+			/* Whole pointers up to the end of this page; one straddling it alone. */
+			have = (4096 - (at & 4095)) / 8 ?: 1;
+			used = 0;
+			err = EFAULT;
+			if (at < va || gears_vmem__read(m, cr3, levels, at, ptrs, have * 8))
+				goto bad;
+		}
+		p = ptrs[used++];
 		if (!p)
 			break;
-		l = gears_sc_call__read_str(c, p, buf, ENV_MAX_STR);
-		if (l < 0 || (total += (size_t)l + 1) > ENV_MAX_TOTAL)
+		err = E2BIG;
+		if (n >= ENV_MAX_VARS)
 			goto bad;
+		l = gears_vmem__read_str(m, cr3, levels, p, buf, ENV_MAX_STR);
+		err = l == -ENAMETOOLONG ? E2BIG : EFAULT;
+		if (l < 0)
+			goto bad;
+		err = E2BIG;
+		if ((total += (size_t)l + 1) > ENV_MAX_TOTAL)
+			goto bad;
+		err = ENOMEM;
 		if (n == cap) {
 			char **g = realloc(env, (cap * 2 + 1) * sizeof(char *));
 
@@ -302,7 +326,7 @@ static char **read_envp(struct gears_sc_call *c, uint64_t envp, size_t *count)
 			env = g;
 			cap *= 2;
 		}
-		if (!(env[n] = strdup(buf)))
+		if (!(env[n] = strndup(buf, (size_t)l)))
 			goto bad;
 		env[n + 1] = NULL;
 	}
@@ -315,6 +339,7 @@ bad:
 		env[GEARS_MIN(n, cap)] = NULL;
 		gears_env__free_envp(env);
 	}
+	errno = err;
 	return NULL;
 }
 
@@ -475,7 +500,7 @@ static void on_entry(struct gears_env *e, struct gears_sc_call *c)
 	if (gears_sc_call__read_str(c, path_va, path, sizeof(path)) < 0 || !any_match(e, path))
 		return;
 	e->st.matched++;
-	env = read_envp(c, envp, &n);
+	env = env_read_strv(c->sc->mem, gears_sc_call__cr3(c), c->sc->levels, envp, &n);
 	if (!env || !(env = apply_all(e, path, env, n))) {
 		e->st.failed++;
 		return;

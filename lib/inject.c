@@ -449,14 +449,19 @@ static int on_hcall(struct gears_sc_call *c, void *ctx)
 	}
 	if (op == GEARS_HC_LOG) {
 		char buf[256];
-		uint64_t len = gears_sc_call__arg(c, 2);
+		uint64_t want = gears_sc_call__arg(c, 2), len = GEARS_MIN(want, sizeof(buf) - 1);
 
-		if (len >= sizeof(buf))
-			len = sizeof(buf) - 1;
-		if (!gears_sc_call__read(c, gears_sc_call__arg(c, 1), buf, len)) {
-			buf[len] = 0;
-			pr_info("payload in %d: %s", inj->tid, buf);
+		/* One read into our buffer; the guest's bytes reach the log only as
+		 * printable text, and what did not fit is said, not dropped unseen. */
+		if (gears_sc_call__read(c, gears_sc_call__arg(c, 1), buf, len)) {
+			gears_sc_call__set_ret(c, -EFAULT);
+			return 0;
 		}
+		for (uint64_t i = 0; i < len; i++)
+			if ((unsigned char)buf[i] < ' ' || (unsigned char)buf[i] > '~')
+				buf[i] = buf[i] ? '?' : ' ';
+		buf[len] = 0;
+		pr_info("payload in %d: %s%s", inj->tid, buf, want > len ? " [truncated]" : "");
 		gears_sc_call__set_ret(c, 0);
 		return 0;
 	}
@@ -590,11 +595,15 @@ static int stop_and_divert(struct gears_inject *inj, const struct gears_task *t)
 	/* The vDSO's text is two pages at most; find `0f 05` (syscall). */
 	{
 		uint8_t text[8192];
+		size_t got = sizeof(text);
 
-		if ((r = gears_vmem__read(sc->mem, t->pgd, sc->levels, vdso, text, sizeof(text))) &&
-		    (r = gears_vmem__read(sc->mem, t->pgd, sc->levels, vdso, text, 4096)))
-			return r;
-		for (size_t i = 0; i + 1 < (r ? 4096u : sizeof(text)); i++)
+		/* Only what was read is scanned (a second page may not be there). */
+		if (gears_vmem__read(sc->mem, t->pgd, sc->levels, vdso, text, got)) {
+			got = 4096;
+			if ((r = gears_vmem__read(sc->mem, t->pgd, sc->levels, vdso, text, got)))
+				return r;
+		}
+		for (size_t i = 0; i + 1 < got; i++)
 			if (text[i] == 0x0f && text[i + 1] == 0x05) {
 				gadget = vdso + i;
 				break;

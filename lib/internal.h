@@ -52,6 +52,27 @@ static inline void *gears_calloc(size_t n, size_t sz)
 /* Was this memory opened writable? (lib/mem.c) */
 bool gears_mem_writable(const struct gears_mem *m);
 
+/*
+ * lib/mem.c, for tests and fuzzers only: `fn` runs at the start of every
+ * access to `m` (gears_mem__read, __write, __ptr, __for_each_range) with the
+ * range asked for, so that a test can change a buffer-backed guest's bytes
+ * between the reads a parser makes, as a guest vCPU could. NULL removes it.
+ */
+typedef void (*gears_mem_hook_fn)(void *ctx, uint64_t gpa, uint64_t len);
+void gears_mem_set_hook(struct gears_mem *m, gears_mem_hook_fn fn, void *ctx);
+
+/* lib/env.c: a guest's NULL-terminated string vector (envp, argv) at `va`,
+ * bounded like the kernel's execve: owned copies, or NULL + errno. */
+char **env_read_strv(const struct gears_mem *m, uint64_t cr3, int levels, uint64_t va,
+		     size_t *count);
+
+/* lib/ksyms.c: gears_ksyms__find over [gpa, gpa+len) of `m`, seen at host
+ * pointer `p` (from gears_mem__for_each_range); a candidate's tables are
+ * copied out with gears_mem__read before they are parsed. */
+struct gears_ksyms;
+struct gears_ksyms *ksyms_find_mem(const struct gears_mem *m, const void *p, size_t len,
+				   uint64_t gpa);
+
 /* Seeded string hash (FNV-1a, then a finalizer), for tables keyed by names that
  * come from the guest: a per-table random seed keeps hostile names from all
  * landing in one bucket. */

@@ -14,6 +14,12 @@
  * and agrees with every marker. Only after that are offsets and relative_base
  * located and checked. Everything read comes from hostile guest memory: every
  * index is bounds-checked against the buffer and every loop is bounded.
+ *
+ * The guest can rewrite its memory while we read it, so the live image is only
+ * searched: a candidate found there gives the extent of its tables, which are
+ * then copied into host memory in one read and found, verified and decoded
+ * again from that copy alone. What the result holds is therefore what one read
+ * saw and checked, never bytes fetched a second time after they were checked.
  */
 #include <endian.h>
 #include <stdint.h>
@@ -87,6 +93,7 @@ struct ks_layout {
 	unsigned int msz;		/* 4 or 8: sizeof a marker */
 	bool seqs;			/* seqs_of_names between markers and token table */
 	size_t offsets;
+	size_t rb;			/* where relative_base is */
 	uint64_t relative_base;
 	bool abs_percpu;
 	size_t arena_len;		/* bytes needed for all names (without type letters) */
@@ -375,6 +382,7 @@ static bool offsets_verify(struct ks_buf *b, struct ks_layout *lo, size_t offset
 	if (!in_buf(b, offsets, (size_t)lo->n * 4) || !in_buf(b, rb, 8) || !charge(b, lo->n))
 		return false;
 	lo->offsets = offsets;
+	lo->rb = rb;
 	lo->relative_base = ld64(b, rb);
 	if (lo->relative_base < KS_KERNEL_MIN)
 		return false;
@@ -420,47 +428,70 @@ static void ksyms_free(struct gears_ksyms *ks)
 	free(ks);
 }
 
+/* The names arena being filled: `cap` bytes plus 8 of slack for put_token. */
+struct ks_arena {
+	char *p;
+	size_t cap, w;
+};
+
 /*
- * Copy a token 8 bytes at a time. Over-reading is safe: every token is
- * followed, inside the buffer, by at least token_index's 512 bytes; the arena
- * has 8 bytes of slack for the over-write.
+ * Append a token, copied 8 bytes at a time; false if it does not fit. The
+ * over-read is safe: every token is followed, inside the buffer, by at least
+ * token_index's 512 bytes; the over-write stays inside the 8 bytes of slack.
  */
-static size_t put_token(char *dst, const char *src, size_t len)
+static bool put_token(struct ks_arena *a, const char *src, size_t len)
 {
 	size_t k;
 
+	if (len > a->cap - a->w)
+		return false;
 	for (k = 0; k < len; k += 8)
-		memcpy(dst + k, src + k, 8);
-	return len;
+		memcpy(a->p + a->w + k, src + k, 8);
+	a->w += len;
+	return true;
 }
 
-/* Decode every name into the arena (sizes were checked by names_verify). */
-static void decode_names(const struct ks_buf *b, const struct ks_tokens *t,
+/*
+ * Decode every name into the arena. names_verify sized it from these same
+ * bytes, so nothing here should fail; still, every entry, loop and write is
+ * bounded by the buffer and the arena, so that a decode can never run past
+ * either whatever the bytes say.
+ */
+static bool decode_names(const struct ks_buf *b, const struct ks_tokens *t,
 			 const struct ks_layout *lo, struct gears_ksyms *ks)
 {
-	size_t off = lo->names, w = 0;
+	struct ks_arena a = { .p = ks->arena, .cap = lo->arena_len };
+	size_t off = lo->names;
 	uint32_t i;
 
 	for (i = 0; i < lo->n; i++) {
 		size_t hdr, ntok, k = 0;
 		uint8_t c;
 
-		entry_header(b, off, lo->markers, &hdr, &ntok);
+		if (!entry_header(b, off, lo->markers, &hdr, &ntok))
+			return false;
 		off += hdr;
-		ks->name_off[i] = (uint32_t)w;
+		ks->name_off[i] = (uint32_t)a.w;
 		/* The type letter is the first character of the first non-empty token. */
-		while (!t->len[b->p[off + k]])
+		while (k < ntok && !t->len[b->p[off + k]])
 			k++;
+		if (k == ntok)
+			return false;
 		c = b->p[off + k++];
 		ks->type[i] = t->tok[c][0];
-		w += put_token(ks->arena + w, t->tok[c] + 1, t->len[c] - 1u);
+		if (!put_token(&a, t->tok[c] + 1, t->len[c] - 1u))
+			return false;
 		for (; k < ntok; k++) {
 			c = b->p[off + k];
-			w += put_token(ks->arena + w, t->tok[c], t->len[c]);
+			if (!put_token(&a, t->tok[c], t->len[c]))
+				return false;
 		}
-		ks->arena[w++] = '\0';
+		if (a.w == a.cap)
+			return false;
+		a.p[a.w++] = '\0';
 		off += ntok;
 	}
+	return a.w == a.cap;
 }
 
 /*
@@ -509,7 +540,7 @@ static struct gears_ksyms *ksyms_build(const struct ks_buf *b, const struct ks_t
 	bool percpu;
 
 	if (!ks)
-		return NULL;
+		return gears_err_ptr(ENOMEM, "kallsyms: out of memory");
 	while (cap < (size_t)lo->n * 2)
 		cap <<= 1;
 	ks->n = lo->n;
@@ -521,21 +552,28 @@ static struct gears_ksyms *ksyms_build(const struct ks_buf *b, const struct ks_t
 	ks->by_addr = gears_calloc(lo->n, sizeof(*ks->by_addr));
 	if (!ks->addr || !ks->name_off || !ks->type || !ks->arena || !ks->hash || !ks->by_addr) {
 		ksyms_free(ks);
-		return NULL;
+		return gears_err_ptr(ENOMEM, "kallsyms: out of memory for %u symbols", lo->n);
 	}
 	ks->hash_mask = (uint32_t)(cap - 1);
 	/* A per-object seed: guest-chosen names cannot be made to collide. */
 	ks->seed = gears_now_ns() ^ (uintptr_t)ks;
 	ks->table_gpa = b->gpa + t->start;
-	decode_names(b, t, lo, ks);
+	if (!decode_names(b, t, lo, ks)) {
+		ksyms_free(ks);
+		return gears_err_ptr(EBADMSG, "kallsyms names at gpa %#llx do not decode as verified",
+				     (unsigned long long)(b->gpa + lo->names));
+	}
 	for (i = 0; i < lo->n; i++) {
-		decode_addr(b, lo, i, &ks->addr[i], &percpu);
+		if (!decode_addr(b, lo, i, &ks->addr[i], &percpu)) {
+			ksyms_free(ks);
+			return gears_err_ptr(EBADMSG, "kallsyms offset #%u does not decode as verified", i);
+		}
 		if (!percpu)
 			ks->by_addr[ks->n_by_addr++] = i;
 	}
 	if (build_hash(ks)) {
 		ksyms_free(ks);
-		return NULL;
+		return gears_err_ptr(ENOMEM, "kallsyms: out of memory for %u symbols", lo->n);
 	}
 	return ks;
 }
@@ -559,9 +597,98 @@ static size_t next_digit_run(const struct ks_buf *b, size_t from)
 	return SIZE_MAX;
 }
 
-struct gears_ksyms *gears_ksyms__find(const void *image, size_t len, uint64_t image_gpa)
+/*
+ * Where a finder's bytes come from: a host view of guest memory (live, the
+ * guest may change it at any time) that is only searched, and how a
+ * candidate's tables are copied out of it.
+ */
+struct ks_src {
+	const uint8_t *p;
+	size_t len;
+	uint64_t gpa;
+	const struct gears_mem *m;	/* copy with gears_mem__read; NULL: memcpy from p */
+};
+
+enum ks_verdict { KS_NONE, KS_DAMAGED, KS_FOUND };
+
+/* The token table whose digits are at `at`, and the tables that go with it. */
+static enum ks_verdict ks_parse(struct ks_buf *b, size_t at, struct ks_tokens *t,
+				struct ks_layout *lo, const char **why)
 {
-	struct ks_buf b = { .p = image, .len = len, .gpa = image_gpa, .budget = KS_BUDGET };
+	if (!tokens_verify(b, at, t))
+		return KS_NONE;
+	if (!find_names(b, t, lo)) {
+		*why = "no kallsyms_num_syms/names/markers agree with it";
+		return KS_DAMAGED;
+	}
+	if (!find_offsets(b, t, lo)) {
+		*why = "kallsyms_offsets/relative_base not found or not sorted";
+		return KS_DAMAGED;
+	}
+	return KS_FOUND;
+}
+
+/* Every byte a parse of this layout reads: [*s, *e) of its buffer. */
+static void ks_span(const struct ks_tokens *t, const struct ks_layout *lo, size_t *s, size_t *e)
+{
+	*s = GEARS_MIN(lo->num_syms, lo->offsets);
+	*e = GEARS_MAX(t->index + KS_NTOK * 2, lo->offsets + (size_t)lo->n * 4);
+	*e = GEARS_MAX(*e, lo->rb + 8);
+}
+
+/*
+ * Copy the tables located live (at `at`, spanning what `lt`/`llo` say) into
+ * host memory with one read, then find, verify and decode them again from the
+ * copy alone. NULL with errno EBADMSG and *why if the copy is not a table (the
+ * guest changed it between the reads), or ENOMEM.
+ */
+static struct gears_ksyms *ks_from_copy(const struct ks_src *src, size_t at,
+					const struct ks_tokens *lt, const struct ks_layout *llo,
+					const char **why)
+{
+	struct ks_buf c = { .budget = KS_BUDGET };
+	struct gears_ksyms *ks = NULL;
+	struct ks_tokens t;
+	struct ks_layout lo;
+	const char *cwhy = NULL;
+	uint8_t *copy;
+	size_t s, e;
+
+	ks_span(lt, llo, &s, &e);
+	copy = malloc(e - s);
+	if (!copy)
+		return gears_err_ptr(ENOMEM, "kallsyms: no memory to copy 0x%zx bytes of tables", e - s);
+	if (src->m && gears_mem__read(src->m, src->gpa + s, copy, e - s)) {
+		*why = "its tables could not be copied out of guest RAM";
+		goto bad;
+	}
+	if (!src->m)
+		memcpy(copy, src->p + s, e - s);
+	c.p = copy;
+	c.len = e - s;
+	c.gpa = src->gpa + s;
+	if (ks_parse(&c, at - s, &t, &lo, &cwhy) != KS_FOUND) {
+		*why = "it changed while being read: the copied tables do not verify";
+		goto bad;
+	}
+	ks = ksyms_build(&c, &t, &lo);
+	if (ks)
+		pr_debug("kallsyms: %u symbols, token table at gpa %#llx, relative_base %#llx%s",
+			 lo.n, (unsigned long long)ks->table_gpa,
+			 (unsigned long long)lo.relative_base, lo.abs_percpu ? " (absolute per-CPU)" : "");
+	else if (errno != ENOMEM)
+		*why = "its copied names or offsets do not decode";
+	free(copy);
+	return ks;
+bad:
+	free(copy);
+	errno = EBADMSG;
+	return NULL;
+}
+
+static struct gears_ksyms *ks_find(const struct ks_src *src)
+{
+	struct ks_buf b = { .p = src->p, .len = src->len, .gpa = src->gpa, .budget = KS_BUDGET };
 	struct gears_ksyms *ks;
 	struct ks_tokens t;
 	struct ks_layout lo;
@@ -570,46 +697,53 @@ struct gears_ksyms *gears_ksyms__find(const void *image, size_t len, uint64_t im
 	size_t from = 0;
 	int tables = 0;
 
-	if (!image && len)
+	if (!src->p && src->len)
 		return gears_err_ptr(EINVAL, "kallsyms: no buffer");
 	while (tables < KS_MAX_TABLES && b.budget) {
 		size_t at = next_digit_run(&b, from);
+		enum ks_verdict v;
 
 		if (at == SIZE_MAX)
 			break;
 		from = at + 1;
-		if (!tokens_verify(&b, at, &t))
+		v = ks_parse(&b, at, &t, &lo, &why);
+		if (v == KS_NONE)
 			continue;
 		tables++;
-		why_gpa = image_gpa + t.start;
-		if (!find_names(&b, &t, &lo)) {
-			why = "no kallsyms_num_syms/names/markers agree with it";
+		why_gpa = src->gpa + t.start;
+		if (v == KS_DAMAGED)
 			continue;
-		}
-		if (!find_offsets(&b, &t, &lo)) {
-			why = "kallsyms_offsets/relative_base not found or not sorted";
-			continue;
-		}
-		ks = ksyms_build(&b, &t, &lo);
-		if (!ks)
-			return gears_err_ptr(ENOMEM, "kallsyms: out of memory for %u symbols", lo.n);
-		pr_debug("kallsyms: %u symbols, token table at gpa %#llx, relative_base %#llx%s",
-			 lo.n, (unsigned long long)ks->table_gpa,
-			 (unsigned long long)lo.relative_base, lo.abs_percpu ? " (absolute per-CPU)" : "");
-		return ks;
+		ks = ks_from_copy(src, at, &t, &lo, &why);
+		if (ks || errno == ENOMEM)
+			return ks;
 	}
 	if (!b.budget)
 		return gears_err_ptr(tables ? EBADMSG : ENOENT,
 				     "kallsyms: gave up after too many near-miss candidates in %zu bytes at gpa %#llx",
-				     len, (unsigned long long)image_gpa);
+				     src->len, (unsigned long long)src->gpa);
 	if (why)
 		return gears_err_ptr(EBADMSG, "kallsyms token table at gpa %#llx: %s",
 				     (unsigned long long)why_gpa, why);
 	return gears_err_ptr(ENOENT, "no kallsyms token table in %zu bytes at gpa %#llx",
-			     len, (unsigned long long)image_gpa);
+			     src->len, (unsigned long long)src->gpa);
+}
+
+struct gears_ksyms *gears_ksyms__find(const void *image, size_t len, uint64_t image_gpa)
+{
+	struct ks_src src = { .p = image, .len = len, .gpa = image_gpa };
+
+	return ks_find(&src);
+}
+
+struct gears_ksyms *ksyms_find_mem(const struct gears_mem *m, const void *p, size_t len, uint64_t gpa)
+{
+	struct ks_src src = { .p = p, .len = len, .gpa = gpa, .m = m };
+
+	return ks_find(&src);
 }
 
 struct find_ctx {
+	const struct gears_mem *m;
 	struct gears_ksyms *ks;
 	int err;
 	char why[256];
@@ -619,7 +753,7 @@ static int find_range(uint64_t gpa, const void *p, uint64_t len, void *ctx)
 {
 	struct find_ctx *c = ctx;
 
-	c->ks = gears_ksyms__find(p, (size_t)len, gpa);
+	c->ks = ksyms_find_mem(c->m, p, (size_t)len, gpa);
 	if (c->ks)
 		return 1;
 	if (errno == ENOMEM)
@@ -634,7 +768,7 @@ static int find_range(uint64_t gpa, const void *p, uint64_t len, void *ctx)
 
 struct gears_ksyms *gears_ksyms__find_in_mem(const struct gears_mem *m)
 {
-	struct find_ctx c = { 0 };
+	struct find_ctx c = { .m = m };
 	int ret;
 
 	if (!m)

@@ -9,6 +9,7 @@
  */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -19,6 +20,9 @@
 
 #define PF_KTHREAD 0x00200000u
 #define SCAN_WINDOW (256ull << 20)	/* kallsyms is within this of kernel text */
+/* The fields of a task_struct GEARS reads lie within this many bytes (6.1: ~3 KiB
+ * apart in a 10 KiB struct); BTF offsets spread wider are refused. */
+#define TASK_SPAN_MAX (64u << 10)
 
 struct gears_linux {
 	struct gears_mem *mem;
@@ -43,6 +47,17 @@ struct gears_linux {
 	bool task_ready;
 	long o_tasks, o_pid, o_tgid, o_comm, o_parent, o_cred, o_state, o_exit_state, o_flags, o_mm,
 	     o_signal, o_thread_node, o_euid, o_pgd, o_thread_head;
+	/* a task_struct is read with one copy of [task_lo, task_lo + task_len) */
+	long task_lo;
+	size_t task_len;
+	uint8_t *task_buf;
+};
+
+/* What a walk needs from a task besides struct gears_task, from the same copy. */
+struct task_links {
+	uint64_t tasks_next;		/* tasks.next */
+	uint64_t thread_next;		/* thread_node.next */
+	uint64_t signal;
 };
 
 int gears_linux__read(struct gears_linux *l, uint64_t va, void *buf, size_t len)
@@ -58,6 +73,7 @@ int gears_linux__read_u64(struct gears_linux *l, uint64_t va, uint64_t *v)
 /* ---- kallsyms, found near the kernel's text when we know where that is ---- */
 
 struct scan_ctx {
+	const struct gears_mem *m;
 	uint64_t lo, hi;
 	struct gears_ksyms *ks;
 };
@@ -69,7 +85,7 @@ static int scan_range(uint64_t gpa, const void *p, uint64_t len, void *vctx)
 
 	if (a >= b)
 		return 0;
-	c->ks = gears_ksyms__find((const char *)p + (a - gpa), b - a, a);
+	c->ks = ksyms_find_mem(c->m, (const char *)p + (a - gpa), b - a, a);
 	return c->ks ? 1 : 0;
 }
 
@@ -82,6 +98,7 @@ static int load_ksyms(struct gears_linux *l)
 	if (l->hint_va >= KERNEL_HALF &&
 	    !gears_pt__xlate(l->mem, l->cr3, l->levels, l->hint_va, &x)) {
 		struct scan_ctx c = {
+			.m = l->mem,
 			.lo = x.gpa > SCAN_WINDOW ? x.gpa - SCAN_WINDOW : 0,
 			.hi = x.gpa + SCAN_WINDOW,
 		};
@@ -348,6 +365,7 @@ void gears_linux__close(struct gears_linux *l)
 	cache_save(l);
 	gears_ksyms__free(l->ks);
 	gears_kbtf__free(l->btf);
+	free(l->task_buf);
 	free(l->sigs);
 	json_decref(l->syms);
 	json_decref(l->offs);
@@ -391,8 +409,16 @@ static long need_off(struct gears_linux *l, const char *type, const char *member
 	return o;
 }
 
+/* [*lo, *hi) grows to cover `size` bytes at offset `off`. */
+static void span_add(long off, size_t size, long *lo, long *hi)
+{
+	*lo = GEARS_MIN(*lo, off);
+	*hi = GEARS_MAX(*hi, off + (long)size);
+}
+
 static int task_offsets(struct gears_linux *l)
 {
+	long lo = LONG_MAX, hi = 0;
 	int err = 0;
 
 	if (l->task_ready)
@@ -418,6 +444,28 @@ static int task_offsets(struct gears_linux *l)
 	if (err)
 		return gears_err(-err, "guest kernel's task_struct lacks a member GEARS needs: %s",
 				 gears_last_error());
+	span_add(l->o_tasks, 8, &lo, &hi);
+	span_add(l->o_pid, 4, &lo, &hi);
+	span_add(l->o_tgid, 4, &lo, &hi);
+	span_add(l->o_comm, sizeof(((struct gears_task *)0)->comm), &lo, &hi);
+	span_add(l->o_parent, 8, &lo, &hi);
+	span_add(l->o_cred, 8, &lo, &hi);
+	span_add(l->o_flags, 4, &lo, &hi);
+	span_add(l->o_mm, 8, &lo, &hi);
+	span_add(l->o_exit_state, 4, &lo, &hi);
+	span_add(l->o_signal, 8, &lo, &hi);
+	span_add(l->o_thread_node, 8, &lo, &hi);
+	span_add(l->o_state, 4, &lo, &hi);
+	/* Offsets come from the guest's BTF: a spread no kernel has is refused. */
+	if (hi - lo > (long)TASK_SPAN_MAX)
+		return gears_err(EBADMSG, "the task_struct members GEARS reads span %ld bytes"
+				 " (BTF offsets %ld..%ld): more than %u", hi - lo, lo, hi, TASK_SPAN_MAX);
+	free(l->task_buf);
+	l->task_buf = malloc((size_t)(hi - lo));
+	if (!l->task_buf)
+		return gears_err(ENOMEM, "task_struct buffer");
+	l->task_lo = lo;
+	l->task_len = (size_t)(hi - lo);
 	l->task_ready = true;
 	return 0;
 }
@@ -436,30 +484,50 @@ static char state_char(unsigned state, unsigned exit_state)
 	return letters[32 - __builtin_clz(s)];
 }
 
-int gears_linux__task(struct gears_linux *l, uint64_t addr, struct gears_task *t)
+/* A field of the task copied last (its offset is inside the copy: task_offsets). */
+static uint64_t task_field(const struct gears_linux *l, long off, size_t size)
 {
-	uint64_t parent = 0, cred = 0;
-	uint32_t state = 0, exit_state = 0, flags = 0, euid = 0;
+	uint64_t v = 0;
+
+	memcpy(&v, l->task_buf + (off - l->task_lo), size);
+	return v;
+}
+
+/*
+ * The task_struct at `addr`, copied once: every field, and the list links a
+ * walk follows, come from that one read, so they belong together even while
+ * the guest changes the task. The parent's tgid, the cred's euid and the mm's
+ * pgd are one read each of their own objects.
+ */
+static int task_read(struct gears_linux *l, uint64_t addr, struct gears_task *t,
+		     struct task_links *lk)
+{
+	uint64_t parent, cred;
 	int32_t ptgid = 0;
+	uint32_t euid = 0;
 	int r;
 
 	if ((r = task_offsets(l)))
 		return r;
 	memset(t, 0, sizeof(*t));
 	t->addr = addr;
-	if ((r = gears_linux__read(l, addr + (uint64_t)l->o_pid, &t->pid, 4)) ||
-	    (r = gears_linux__read(l, addr + (uint64_t)l->o_tgid, &t->tgid, 4)) ||
-	    (r = gears_linux__read(l, addr + (uint64_t)l->o_comm, t->comm, sizeof(t->comm))) ||
-	    (r = gears_linux__read(l, addr + (uint64_t)l->o_state, &state, 4)) ||
-	    (r = gears_linux__read(l, addr + (uint64_t)l->o_exit_state, &exit_state, 4)) ||
-	    (r = gears_linux__read(l, addr + (uint64_t)l->o_flags, &flags, 4)) ||
-	    (r = gears_linux__read_u64(l, addr + (uint64_t)l->o_mm, &t->mm)) ||
-	    (r = gears_linux__read_u64(l, addr + (uint64_t)l->o_parent, &parent)) ||
-	    (r = gears_linux__read_u64(l, addr + (uint64_t)l->o_cred, &cred)))
+	if ((r = gears_linux__read(l, addr + (uint64_t)l->task_lo, l->task_buf, l->task_len)))
 		return gears_err(-r, "task_struct at 0x%" PRIx64 " is unreadable", addr);
+	t->pid = (int32_t)task_field(l, l->o_pid, 4);
+	t->tgid = (int32_t)task_field(l, l->o_tgid, 4);
+	memcpy(t->comm, l->task_buf + (l->o_comm - l->task_lo), sizeof(t->comm));
 	t->comm[sizeof(t->comm) - 1] = 0;
-	t->state = state_char(state, exit_state);
-	t->kthread = flags & PF_KTHREAD;
+	t->state = state_char((uint32_t)task_field(l, l->o_state, 4),
+			      (uint32_t)task_field(l, l->o_exit_state, 4));
+	t->kthread = task_field(l, l->o_flags, 4) & PF_KTHREAD;
+	t->mm = task_field(l, l->o_mm, 8);
+	parent = task_field(l, l->o_parent, 8);
+	cred = task_field(l, l->o_cred, 8);
+	if (lk) {
+		lk->tasks_next = task_field(l, l->o_tasks, 8);
+		lk->thread_next = task_field(l, l->o_thread_node, 8);
+		lk->signal = task_field(l, l->o_signal, 8);
+	}
 	if (parent && !gears_linux__read(l, parent + (uint64_t)l->o_tgid, &ptgid, 4))
 		t->ppid = ptgid;
 	if (cred && !gears_linux__read(l, cred + (uint64_t)l->o_euid, &euid, 4))
@@ -473,6 +541,11 @@ int gears_linux__task(struct gears_linux *l, uint64_t addr, struct gears_task *t
 			t->pgd = x.gpa;
 	}
 	return 0;
+}
+
+int gears_linux__task(struct gears_linux *l, uint64_t addr, struct gears_task *t)
+{
+	return task_read(l, addr, t, NULL);
 }
 
 int gears_linux__current(struct gears_linux *l, int cpu, struct gears_task *t)
@@ -494,15 +567,19 @@ int gears_linux__current(struct gears_linux *l, int cpu, struct gears_task *t)
 	return gears_linux__task(l, cur, t);
 }
 
-static int visit_threads(struct gears_linux *l, const struct gears_task *leader, int *count, int max,
-			 int (*cb)(const struct gears_task *t, void *ctx), void *ctx)
+static int visit_threads(struct gears_linux *l, const struct gears_task *leader, uint64_t signal,
+			 int *count, int max, int (*cb)(const struct gears_task *t, void *ctx), void *ctx)
 {
-	uint64_t signal, head, node;
+	struct task_links lk;
+	uint64_t head, node;
 	struct gears_task t;
 	int r;
 
-	if ((r = gears_linux__read_u64(l, leader->addr + (uint64_t)l->o_signal, &signal)) || !signal)
+	/* Counted like any task: a cyclic list of such leaders must end at max too. */
+	if (!signal) {
+		++*count;
 		return cb(leader, ctx);
+	}
 	head = signal + (uint64_t)l->o_thread_head;
 	if ((r = gears_linux__read_u64(l, head, &node)))
 		return r;
@@ -510,12 +587,11 @@ static int visit_threads(struct gears_linux *l, const struct gears_task *leader,
 		if (++*count > max)
 			return gears_err(ELOOP, "thread list of pid %d does not end within %d tasks",
 					 leader->tgid, max);
-		if ((r = gears_linux__task(l, node - (uint64_t)l->o_thread_node, &t)))
+		if ((r = task_read(l, node - (uint64_t)l->o_thread_node, &t, &lk)))
 			return r;
 		if ((r = cb(&t, ctx)))
 			return r;
-		if ((r = gears_linux__read_u64(l, node, &node)))
-			return r;
+		node = lk.thread_next;
 	}
 	return 0;
 }
@@ -524,6 +600,7 @@ int gears_linux__for_each_task(struct gears_linux *l, bool threads, int max,
 			       int (*cb)(const struct gears_task *t, void *ctx), void *ctx)
 {
 	uint64_t init_task, head, node;
+	struct task_links lk;
 	struct gears_task t;
 	int count = 0, r;
 
@@ -535,10 +612,10 @@ int gears_linux__for_each_task(struct gears_linux *l, bool threads, int max,
 	while (node != head) {
 		if (count >= max)
 			return gears_err(ELOOP, "task list does not return to init_task within %d tasks", max);
-		if ((r = gears_linux__task(l, node - (uint64_t)l->o_tasks, &t)))
+		if ((r = task_read(l, node - (uint64_t)l->o_tasks, &t, &lk)))
 			return r;
 		if (threads) {
-			r = visit_threads(l, &t, &count, max, cb, ctx);
+			r = visit_threads(l, &t, lk.signal, &count, max, cb, ctx);
 		} else {
 			count++;
 			r = cb(&t, ctx);
@@ -547,8 +624,7 @@ int gears_linux__for_each_task(struct gears_linux *l, bool threads, int max,
 			break;
 		if (r < 0)
 			return r;
-		if ((r = gears_linux__read_u64(l, node, &node)))
-			return r;
+		node = lk.tasks_next;
 	}
 	return count;
 }

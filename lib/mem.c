@@ -29,7 +29,24 @@ struct gears_mem {
 	uint64_t high;		/* bytes at gpa [4 GiB, 4 GiB + high) */
 	bool writable;
 	bool mapped;		/* base came from mmap(): munmap on close */
+	gears_mem_hook_fn hook;	/* tests only: see gears_mem_set_hook */
+	void *hook_ctx;
 };
+
+void gears_mem_set_hook(struct gears_mem *m, gears_mem_hook_fn fn, void *ctx)
+{
+	if (!m)
+		return;
+	m->hook = fn;
+	m->hook_ctx = ctx;
+}
+
+/* Every access starts here, so a test hook sees each one in order. */
+static inline void mem_access(const struct gears_mem *m, uint64_t gpa, uint64_t len)
+{
+	if (m && m->hook)
+		m->hook(m->hook_ctx, gpa, len);
+}
 
 /* Not in the public API: pagewalk.c needs it to refuse before it touches A/D
  * bits through a pointer into a read-only mapping. */
@@ -219,6 +236,7 @@ int gears_mem__read(const struct gears_mem *m, uint64_t gpa, void *buf, size_t l
 {
 	uint64_t off;
 
+	mem_access(m, gpa, len);
 	if (!mem_lookup(m, gpa, len, &off))
 		return mem_fault(m, "reading", gpa, len);
 	memcpy(buf, m->base + off, len);
@@ -229,6 +247,7 @@ int gears_mem__write(struct gears_mem *m, uint64_t gpa, const void *buf, size_t 
 {
 	uint64_t off;
 
+	mem_access(m, gpa, len);
 	if (m && !m->writable)
 		return gears_err(EROFS, "writing gpa 0x%" PRIx64 ": guest memory is read-only",
 				 gpa);
@@ -242,6 +261,7 @@ void *gears_mem__ptr(const struct gears_mem *m, uint64_t gpa, size_t len)
 {
 	uint64_t off;
 
+	mem_access(m, gpa, len);
 	if (!mem_lookup(m, gpa, len, &off)) {
 		errno = -mem_fault(m, "mapping", gpa, len);
 		return NULL;
@@ -257,6 +277,7 @@ int gears_mem__for_each_range(const struct gears_mem *m,
 
 	if (!m || !cb)
 		return gears_err(EINVAL, "for_each_range: NULL memory object or callback");
+	mem_access(m, 0, m->size);
 	if (m->low)
 		ret = cb(0, m->base, m->low, ctx);
 	if (!ret && m->high)

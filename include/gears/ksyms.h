@@ -35,6 +35,11 @@ struct gears_ksyms;
  * ENOMEM. Work is bounded: one memmem pass over `len` plus a fixed budget of
  * ~64M steps (a real kernel needs ~2M); memory crafted full of near-misses
  * runs it out and fails like the above. The result is a copy: `image` may go.
+ * `image` may be live guest memory that changes while it is read: it is only
+ * searched; a candidate's tables are copied out in one read and verified and
+ * decoded from that copy, so the result is one consistent snapshot, and a
+ * table that changed between the search and the copy is EBADMSG (when nothing
+ * else is found), never a wrong read or write on the host.
  */
 GEARS_API struct gears_ksyms *gears_ksyms__find(const void *image, size_t len, uint64_t image_gpa);
 /* Same, over each RAM range of `m` in turn; the first table found wins.

@@ -12,6 +12,8 @@
 #include <gears/gears.h>
 #include <gears/env.h>
 
+#include "internal.h"
+#include "guest_ram.h"
 #include "testlib.h"
 
 #define PATH_ED "/gears/bin/envdump"
@@ -494,4 +496,173 @@ TEST(hostile_many_variables)
 	gears_env__free(e);
 
 	gears_env__free_envp(in);
+}
+
+/* ---- reading envp out of guest memory (env_read_strv) ---- */
+
+/* A user address space: va USER..USER+2 MiB is gpa 2 MiB.., 4 KiB pages. */
+#define USER		0x400000ull
+#define USER_GPA	(2 * MiB)
+#define USER_PAGES	256
+
+static void user_init(struct guest *g)
+{
+	guest_init(g, 4);
+	for (uint64_t i = 0; i < USER_PAGES; i++)
+		map(g, USER + i * 4096, USER_GPA + i * 4096, 1, PRW);
+}
+
+static void uput64(struct guest *g, uint64_t va, uint64_t v)
+{
+	memcpy(g->ram + USER_GPA + (va - USER), &v, 8);
+}
+
+static void uputs(struct guest *g, uint64_t va, const char *s)
+{
+	memcpy(g->ram + USER_GPA + (va - USER), s, strlen(s) + 1);
+}
+
+/* envp at `arr` pointing at strings placed from `strs` on. */
+static void plant_envp(struct guest *g, uint64_t arr, uint64_t strs, const char *const *env)
+{
+	size_t i = 0;
+
+	for (; env[i]; i++) {
+		uputs(g, strs, env[i]);
+		uput64(g, arr + 8 * i, strs);
+		strs += strlen(env[i]) + 1;
+	}
+	uput64(g, arr + 8 * i, 0);
+}
+
+static char **read_strv(struct guest *g, uint64_t va, size_t *n)
+{
+	errno = 0;
+	return env_read_strv(g->m, g->cr3, 4, va, n);
+}
+
+TEST(guest_envp_read)
+{
+	const char *const *env = LIST("HOME=/root", "PATH=/bin:/usr/bin", "", "TERM=vt100");
+	struct guest g;
+	char **got;
+	size_t n = 99;
+
+	user_init(&g);
+	plant_envp(&g, USER + 0x1000, USER + 0x8000, env);
+	got = read_strv(&g, USER + 0x1000, &n);
+	CHECK(env_eq(got, env));
+	CHECK_EQ(n, 4);
+	gears_env__free_envp(got);
+	/* an array straddling a page, unaligned, NULL as the last word of the next page */
+	plant_envp(&g, USER + 0x2ffd, USER + 0x9000, env);
+	got = read_strv(&g, USER + 0x2ffd, &n);
+	CHECK(env_eq(got, env));
+	gears_env__free_envp(got);
+	/* the NULL ends a page and the next one is not mapped: never read past it */
+	plant_envp(&g, USER + (USER_PAGES - 1) * 4096ull + 4096 - 5 * 8, USER + 0x9000, env);
+	got = read_strv(&g, USER + (USER_PAGES - 1) * 4096ull + 4096 - 5 * 8, &n);
+	CHECK(env_eq(got, env));
+	gears_env__free_envp(got);
+	/* NULL envp: empty */
+	got = read_strv(&g, 0, &n);
+	CHECK(got && !got[0] && n == 0);
+	gears_env__free_envp(got);
+	guest_fini(&g);
+}
+
+/* An envp of `count` pointers to the one string at `str`. */
+static void same_ptrs(struct guest *g, uint64_t arr, int count, uint64_t str)
+{
+	for (int i = 0; i < count; i++)
+		uput64(g, arr + 8 * (uint64_t)i, str);
+	uput64(g, arr + 8 * (uint64_t)count, 0);
+}
+
+/* It reads as `count` strings, the last `len` bytes long. */
+static bool reads_as(struct guest *g, uint64_t arr, size_t count, size_t len)
+{
+	size_t n = 0;
+	char **got = read_strv(g, arr, &n);
+	bool ok = got && n == count && env_len(got) == count && strlen(got[count - 1]) == len;
+
+	gears_env__free_envp(got);
+	return ok;
+}
+
+TEST(guest_envp_hostile)
+{
+	struct guest g;
+	uint64_t arr = USER + 0x1000, big = USER + 0x20000, A1 = USER + 0x18000;
+	size_t n;
+
+	user_init(&g);
+	/* a pointer to nowhere, and an array running into an unmapped page */
+	uputs(&g, A1, "A=1");
+	uput64(&g, arr, A1);
+	uput64(&g, arr + 8, 0x7f0000000000ull);
+	CHECK(!read_strv(&g, arr, &n) && errno == EFAULT);
+	for (int i = 0; i < 512; i++)
+		uput64(&g, USER + (USER_PAGES - 1) * 4096ull + 8 * i, A1);
+	CHECK(!read_strv(&g, USER + (USER_PAGES - 1) * 4096ull, &n) && errno == EFAULT);
+	/* 8193 strings (all the same one): more than the kernel takes; 8192 are fine */
+	same_ptrs(&g, arr, 8193, A1);
+	CHECK(!read_strv(&g, arr, &n) && errno == E2BIG);
+	same_ptrs(&g, arr, 8192, A1);
+	CHECK(reads_as(&g, arr, 8192, 3));
+	/* a string with no NUL within 128 KiB */
+	memset(g.ram + USER_GPA + (big - USER), 'x', 130 * 1024);
+	same_ptrs(&g, arr, 1, big);
+	CHECK(!read_strv(&g, arr, &n) && errno == E2BIG);
+	/* 17 pointers to one 127 KiB string: more than 2 MiB in all; 16 are fine */
+	g.ram[USER_GPA + (big - USER) + 127 * 1024] = 0;
+	same_ptrs(&g, arr, 17, big);
+	CHECK(!read_strv(&g, arr, &n) && errno == E2BIG);
+	same_ptrs(&g, arr, 16, big);
+	CHECK(reads_as(&g, arr, 16, 127 * 1024));
+	guest_fini(&g);
+}
+
+/*
+ * The guest rewrites its envp while the host reads it: at the second access
+ * to the pointer array every pointer is redirected to another string. Before
+ * the fix each pointer was a read of its own, and the later ones saw the new
+ * array (a mix no execve ever passed); now the array is read once, a page at a
+ * time, and what comes back is that one read.
+ */
+struct env_flip {
+	struct guest *g;
+	uint64_t arr;
+	int accesses;
+};
+
+static void env_flip_hook(void *ctx, uint64_t gpa, uint64_t len)
+{
+	struct env_flip *f = ctx;
+	uint64_t a = USER_GPA + (f->arr - USER);
+
+	if (gpa >= a + 4096 || gpa + len <= a || ++f->accesses != 2)
+		return;
+	for (int i = 0; i < 3; i++)
+		uput64(f->g, f->arr + 8 * i, USER + 0x9000);
+}
+
+TEST(guest_envp_changes_while_read)
+{
+	const char *const *env = LIST("HOME=/root", "LANG=C", "X=1");
+	struct guest g;
+	struct env_flip f = { .g = &g, .arr = USER + 0x1000 };
+	char **got;
+	size_t n;
+
+	user_init(&g);
+	plant_envp(&g, f.arr, USER + 0x8000, env);
+	uputs(&g, USER + 0x9000, "EVIL=1");
+	gears_mem_set_hook(g.m, env_flip_hook, &f);
+	got = read_strv(&g, f.arr, &n);
+	gears_mem_set_hook(g.m, NULL, NULL);
+	CHECK_EQ(f.accesses, 1);
+	CHECK(env_eq(got, env));
+	gears_env__free_envp(got);
+	guest_fini(&g);
 }

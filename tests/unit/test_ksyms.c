@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: MIT
 /* kallsyms finder and decoder, on synthetic tables in every layout. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <gears/gears.h>
 
+#include "internal.h"
 #include "ksyms_gen.h"
 #include "testlib.h"
 
 #define RB 0xffffffff96400000ull	/* a KASLR-relocated _text */
 #define NFILL 1100			/* enough for five markers */
 #define MAXSYMS (NFILL + 16)
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static char fill_names[NFILL][24];
 static char long_name[201];
@@ -473,4 +475,272 @@ TEST(hostile_memory_is_bounded)
 	CHECK(now_ns() - t0 < 3000000000ull);
 	fixture_free(&f);
 	free(p);
+}
+
+/* ---- guest memory that changes while the host reads it ---- */
+
+/* Offset of names entry `i`'s token bytes and their count (walking the stream). */
+static size_t entry_tokens(const struct fixture *f, uint32_t i, size_t *ntok)
+{
+	size_t off = f->w.names;
+
+	for (uint32_t j = 0;; j++) {
+		uint8_t b0 = f->buf[off];
+		size_t hdr = b0 & 0x80 ? 2 : 1;
+		size_t len = b0 & 0x80 ? (size_t)((b0 & 0x7f) | (f->buf[off + 1] << 7)) : b0;
+
+		if (j == i) {
+			*ntok = len;
+			return off + hdr;
+		}
+		off += hdr + len;
+	}
+}
+
+/* The code of token `s` in the fixture's token table (-1 if none). */
+static int token_code(const struct fixture *f, const char *s)
+{
+	const uint8_t *idx = f->buf + f->w.token_index;
+
+	for (int c = 0; c < 256; c++) {
+		uint16_t o = (uint16_t)(idx[2 * c] | idx[2 * c + 1] << 8);
+
+		if (!strcmp((const char *)f->buf + f->w.token_table + o, s))
+			return c;
+	}
+	return -1;
+}
+
+/*
+ * Rewrite every name in place to use token `code` for each of its tokens: the
+ * entry lengths (and so the markers) stay, the decoded names get longer. The
+ * old finder sized its arena from the names before this and decoded them after.
+ */
+struct respell {
+	struct fixture *f;
+	uint8_t *buf;		/* where the guest's bytes are (f->buf or a copy) */
+	int code;
+};
+
+static void respell_names(void *ctx)
+{
+	struct respell *r = ctx;
+
+	for (uint32_t i = 0; i < r->f->n; i++) {
+		size_t ntok, at = entry_tokens(r->f, i, &ntok);
+
+		memset(r->buf + at, r->code, ntok);
+	}
+}
+
+/* What a name respelled with token `tok` decodes to, and its type letter. */
+static void respelled(const char *tok, size_t ntok, char *out, size_t cap, char *type)
+{
+	size_t w = 0;
+
+	*type = tok[0];
+	w += (size_t)snprintf(out + w, cap - w, "%s", tok + 1);
+	for (size_t k = 1; k < ntok; k++)
+		w += (size_t)snprintf(out + w, cap - w, "%s", tok);
+}
+
+/*
+ * A page of guest RAM the host has not read yet, and what the guest does the
+ * moment the host first touches it: the page is mapped inaccessible and the
+ * SIGSEGV of the first load (wherever the parser makes it, through a pointer
+ * or a copy) runs `fn`, opens the page and lets the load go on. This models a
+ * guest vCPU writing between two of the host's reads without relying on how
+ * the reader is structured.
+ */
+static struct {
+	uint8_t *page;
+	void (*fn)(void *);
+	void *ctx;
+	int fired;
+} trap;
+
+static void trap_segv(int sig, siginfo_t *si, void *uc)
+{
+	uint8_t *a = si->si_addr;
+
+	(void)uc;
+	if (!trap.page || a < trap.page || a >= trap.page + 4096) {
+		signal(sig, SIG_DFL);	/* not ours: the re-executed load dies */
+		return;
+	}
+	mprotect(trap.page, 4096, PROT_READ | PROT_WRITE);
+	trap.page = NULL;
+	trap.fired++;
+	trap.fn(trap.ctx);
+}
+
+static void trap_arm(uint8_t *page, void (*fn)(void *), void *ctx)
+{
+	struct sigaction sa = { .sa_sigaction = trap_segv, .sa_flags = SA_SIGINFO };
+
+	trap.page = page;
+	trap.fn = fn;
+	trap.ctx = ctx;
+	trap.fired = 0;
+	sigaction(SIGSEGV, &sa, NULL);
+	mprotect(page, 4096, PROT_NONE);
+}
+
+static void trap_disarm(void)
+{
+	if (trap.page)
+		mprotect(trap.page, 4096, PROT_READ | PROT_WRITE);
+	trap.page = NULL;
+	signal(SIGSEGV, SIG_DFL);
+}
+
+/*
+ * The names are rewritten after they were checked and before they are
+ * decoded: at the first load from kallsyms_offsets, which (layout C: after
+ * the token index, where the search for the token table never reaches) the
+ * finder reads in between. Before the fix the decode wrote the longer names
+ * past the arena sized for the old ones (a heap overflow under ASan); now the
+ * names come from one copy, checked and decoded: the rewritten tables are
+ * consistent, so what comes back is exactly them.
+ */
+TEST(names_rewritten_between_check_and_decode)
+{
+	struct ksgen_opts o = { .layout = KSGEN_C, .abs_percpu = true, .relative_base = RB };
+	struct fixture f;
+	struct gears_ksyms *ks;
+	struct respell r;
+	uint8_t *ram, *page;
+	char want[2048], type;
+	size_t at = 0x20000, ntok;
+
+	/* again with the tables moved so that kallsyms_offsets starts a page */
+	CHECK_EQ(fixture_build(&f, 1 << 20, at, &o, NFILL), 0);
+	at += (4096 - (f.w.offsets % 4096)) % 4096;
+	fixture_free(&f);
+	CHECK_EQ(fixture_build(&f, 1 << 20, at, &o, NFILL), 0);
+	CHECK_EQ(f.w.offsets % 4096, 0);
+	CHECK(f.w.relative_base >= f.w.offsets + 4096);
+	ram = mmap(NULL, f.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(ram != MAP_FAILED);
+	if (ram == MAP_FAILED) {
+		fixture_free(&f);
+		return;
+	}
+	memcpy(ram, f.buf, f.len);
+	page = ram + f.w.offsets;
+	r = (struct respell){ .f = &f, .buf = ram, .code = token_code(&f, "sym_") };
+	CHECK(r.code >= 0);
+	trap_arm(page, respell_names, &r);
+	errno = 0;
+	ks = gears_ksyms__find(ram, f.len, 0);
+	trap_disarm();
+	CHECK_EQ(trap.fired, 1);
+	CHECK(ks);
+	if (ks) {
+		CHECK_EQ(gears_ksyms__count(ks), f.n);
+		for (uint32_t i = 0; i < f.n && i < gears_ksyms__count(ks); i++) {
+			const char *name = NULL;
+			uint64_t addr = 0;
+			char t = 0;
+
+			entry_tokens(&f, i, &ntok);
+			respelled("sym_", ntok, want, sizeof(want), &type);
+			CHECK_EQ(gears_ksyms__get(ks, i, &name, &addr, &t), 0);
+			CHECK_STR(name, want);
+			CHECK_EQ(t, type);
+			CHECK_EQ(addr, f.syms[i].addr);
+		}
+	}
+	gears_ksyms__free(ks);
+	munmap(ram, f.len);
+	fixture_free(&f);
+}
+
+/*
+ * Guest RAM that holds one thing when the host first looks and another from
+ * its second access on (lib/mem.c's test hook runs `change` just before it).
+ * find_in_mem searches the RAM it got from gears_mem__for_each_range (the
+ * first access) and copies a candidate's tables with gears_mem__read (the
+ * second): the result must be what the copy holds, never a mix.
+ */
+struct flip {
+	int accesses;
+	void (*change)(struct fixture *f);
+	struct fixture *f;
+};
+
+static void flip_hook(void *ctx, uint64_t gpa, uint64_t len)
+{
+	struct flip *fl = ctx;
+
+	(void)gpa;
+	(void)len;
+	if (++fl->accesses == 2)
+		fl->change(fl->f);
+}
+
+#define DELTA 0x200000ull
+
+static void move_text(struct fixture *f)
+{
+	uint64_t rb;
+
+	memcpy(&rb, f->buf + f->w.relative_base, 8);
+	rb += DELTA;
+	memcpy(f->buf + f->w.relative_base, &rb, 8);
+}
+
+static void break_marker(struct fixture *f)
+{
+	f->buf[f->w.markers + 4] ^= 1;
+}
+
+static struct gears_ksyms *find_flipping(struct fixture *f, void (*change)(struct fixture *),
+					 int *accesses)
+{
+	struct flip fl = { .change = change, .f = f };
+	struct gears_mem *m = gears_mem__from_buffer(f->buf, f->len, f->len, false);
+	struct gears_ksyms *ks;
+
+	CHECK(m);
+	if (!m)
+		return NULL;
+	gears_mem_set_hook(m, flip_hook, &fl);
+	errno = 0;
+	ks = gears_ksyms__find_in_mem(m);
+	*accesses = fl.accesses;
+	gears_mem__close(m);
+	return ks;
+}
+
+TEST(tables_change_between_search_and_copy)
+{
+	struct fixture f;
+	struct gears_ksyms *ks;
+	int accesses;
+
+	/* still a valid table: the copy's addresses (every non-per-CPU one moved) */
+	CHECK_EQ(fixture_build(&f, 2 << 20, 0x100000, &opts_b, 500), 0);
+	ks = find_flipping(&f, move_text, &accesses);
+	CHECK(accesses >= 2);
+	CHECK(ks);
+	for (uint32_t i = 0; ks && i < f.n && i < gears_ksyms__count(ks); i++) {
+		const char *name = NULL;
+		uint64_t addr = 0;
+
+		CHECK_EQ(gears_ksyms__get(ks, i, &name, &addr, NULL), 0);
+		CHECK_STR(name, f.syms[i].name);
+		CHECK_EQ(addr, f.syms[i].addr + (f.syms[i].percpu ? 0 : DELTA));
+	}
+	gears_ksyms__free(ks);
+	fixture_free(&f);
+
+	/* no longer a table: refused, saying why */
+	CHECK_EQ(fixture_build(&f, 2 << 20, 0x100000, &opts_b, 500), 0);
+	ks = find_flipping(&f, break_marker, &accesses);
+	CHECK(!ks);
+	CHECK_EQ(errno, EBADMSG);
+	CHECK(strstr(gears_last_error(), "changed while being read"));
+	gears_ksyms__free(ks);
+	fixture_free(&f);
 }

@@ -60,6 +60,24 @@ grep -q '^envdump:LIVE=1$' "$TMP/list" && grep -q 'rewritten [1-9]' "$TMP/list" 
 [ "$(guest uname-coreutils -s)" = Linux ] || fail "deleted LD_PRELOAD rule still applied"
 ok "env add / list / del on a running VM"
 
+# --- an envp gears cannot read, or will not (more strings than its bound):
+# the execve goes on exactly as without gears, and the failure is counted
+"$GEARS" env "$VM" add 'envdump:LIVE=1' || fail "env add"
+failed() { "$GEARS" env --json "$VM" list | jq .stats.failed; }
+f0=$(failed)
+out=$(guest badenv /gears/bin/envdump LIVE) || fail "execve with an unreadable envp: '$out'"
+[ "$out" = "execve: EFAULT" ] || fail "unreadable envp: '$out'"
+f1=$(failed)
+[ "$f1" = $((f0 + 1)) ] || fail "unreadable envp not counted: failed $f0 -> $f1"
+out=$(guest sh -c 'i=0; while [ $i -lt 9000 ]; do export V$i=$i; i=$((i+1)); done
+	/gears/bin/envdump LIVE V8999') || fail "execve with 9000 variables"
+[ "$out" = "LIVE
+V8999=8999" ] || fail "9000 variables: the environment was changed: '$out'"
+f2=$(failed)
+[ "$f2" = $((f1 + 1)) ] || fail "envp over the bound not counted: failed $f1 -> $f2"
+"$GEARS" env "$VM" del 'envdump:LIVE=1' || fail "env del"
+ok "unreadable envp and one over 8192 strings: call unchanged, counted as failed"
+
 # --- no room below the stack: a 100 KB value goes through a fresh mapping
 big=$(head -c 100000 /dev/zero | tr '\0' x)
 "$GEARS" env "$VM" add "envdump:BIG=$big" || fail "env add big"

@@ -7,20 +7,20 @@ vm_start --smp 2
 # A few processes with known names, so the list is not only kernel threads.
 guest sh -c 'for i in 1 2 3; do sleep 100000 & done; exec >/dev/null 2>&1' || fail "spawn"
 
-# --- ps: compare (pid, comm) with the guest's ps, taken before and after ours.
+# --- ps: compare (pid, ppid, comm) with the guest's ps, taken before and after ours.
 # /proc shows workqueue workers as "kworker/0:1-events" (the kernel appends the
 # queue's name); task_struct.comm, which we read, is "kworker/0:1".
 guest_ps() {
-	guest ps -o pid,comm | tail -n +2 |
-		awk '{ c = $2; if (c ~ /^kworker\//) sub(/[-+][^\/]*$/, "", c); print $1, c }' | sort
+	guest ps -o pid,ppid,comm | tail -n +2 |
+		awk '{ c = $3; if (c ~ /^kworker\//) sub(/[-+][^\/]*$/, "", c); print $1, $2, c }' | sort
 }
 guest_ps >"$TMP/before"
 "$GEARS" ps "$VM" --json >"$TMP/ps.json" || fail "gears ps failed"
 guest_ps >"$TMP/after"
-jq -r '.[] | "\(.pid) \(.comm)"' "$TMP/ps.json" | sort >"$TMP/ours"
+jq -r '.[] | "\(.pid) \(.ppid) \(.comm)"' "$TMP/ps.json" | sort >"$TMP/ours"
 [ "$(wc -l <"$TMP/ours")" -gt 20 ] || fail "gears ps listed too few tasks"
 # Every process present in both guest snapshots must be in ours with the same
-# comm; everything we list must be in one of the snapshots (the two `ps`
+# ppid and comm; everything we list must be in one of the snapshots (the two `ps`
 # processes themselves excepted: they exist only while the guest lists).
 comm -12 "$TMP/before" "$TMP/after" >"$TMP/stable"
 missing=$(comm -23 "$TMP/stable" "$TMP/ours")

@@ -3,7 +3,9 @@
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
-WORK='cat /etc/hostname; ls /nonexistent; echo a | cat >/dev/null; sysloop getpid 5 >/dev/null; exec true'
+# sigchld: a wait4 that returns while a SIGCHLD is pending (its handler runs on
+# the way out of that very call)
+WORK='cat /etc/hostname; ls /nonexistent; echo a | cat >/dev/null; sysloop getpid 5 >/dev/null; sigchld >/dev/null; exec true'
 to_lines() {	# gears --json -> "TID NAME RET [PATH]"
 	jq -r 'select(.compat | not) |
 	       "\(.tid) \(.syscall) \(if .errno then "-" + .errno elif .ret == null then "?" else .ret end)" +
@@ -20,6 +22,15 @@ for mode in ring filter exit; do
 	res=$(awk -f "$HERE/strace_cmp.awk" "$TMP/s.txt" "$TMP/ours.txt") ||
 		fail "$mode: trace differs from strace: $res"
 	ok "$mode mode equals strace -f: $res"
+	# The return value is the one the program saw: wait4 gave sigchld its
+	# child's pid, though the SIGCHLD handler ran on its way out (read after
+	# signal delivery, ax held the handler frame's 0).
+	jq -e -s '[.[] | select(.comm == "sigchld" and (.compat | not))] as $s |
+		($s | map(select(.syscall == "wait4"))) as $w |
+		($w | length) == 1 and ($w[0].ret > 0) and $w[0].ret != $w[0].tid and
+		any($s[]; .tid == $w[0].ret)' "$TMP/ours.json" >/dev/null ||
+		fail "$mode: wait4 interrupted by SIGCHLD: $(jq -c 'select(.comm == "sigchld") | [.tid, .syscall, .ret]' "$TMP/ours.json")"
+	ok "$mode: wait4 returning with SIGCHLD pending shows the child's pid"
 done
 
 # -c counts and errors
