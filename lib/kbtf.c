@@ -14,6 +14,8 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include <linux/btf.h>
+
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
@@ -170,6 +172,20 @@ struct gears_kbtf *gears_kbtf__new(const void *data, size_t size)
 	if (size > GEARS_KBTF_MAX_SIZE)
 		return gears_err_ptr(E2BIG, "BTF: %zu bytes, more than the %u accepted",
 				     size, GEARS_KBTF_MAX_SIZE);
+	if (size >= sizeof(struct btf_header)) {
+		struct btf_header h;
+
+		/* libbpf 1.1 takes a type section at any offset and then reads
+		 * its 4-byte fields unaligned; the kernel only writes aligned
+		 * ones, so anything else is not a kernel's BTF. (The copy: the
+		 * guest's bytes may be anywhere.) */
+		memcpy(&h, data, sizeof(h));
+		if (h.magic != BTF_MAGIC)
+			return gears_err_ptr(EBADMSG, "BTF: bad magic 0x%04x (or not in the host's byte order)",
+					     h.magic);
+		if (h.hdr_len % 4 || h.type_off % 4)
+			return gears_err_ptr(EBADMSG, "BTF: type section not 4-byte aligned");
+	}
 	pthread_once(&print_once, install_print);
 	b = gears_calloc(1, sizeof(*b));
 	if (!b)

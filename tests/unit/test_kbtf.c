@@ -227,6 +227,38 @@ TEST(garbage_is_rejected)
 	free(bl.data);
 }
 
+/* A valid blob with its type section moved one byte: libbpf 1.1 takes it, and
+ * would then read every type unaligned (found by fuzz_kbtf under UBSan). */
+TEST(misaligned_type_section_is_rejected)
+{
+	struct blob bl = build_btf();
+	struct btf_header h;
+	uint8_t *moved = calloc(1, bl.size + 1);
+
+	CHECK(moved);
+	if (!moved)
+		return;
+	memcpy(&h, bl.data, sizeof(h));
+	memcpy(moved, bl.data, h.hdr_len);
+	memcpy(moved + h.hdr_len + 1, (uint8_t *)bl.data + h.hdr_len, bl.size - h.hdr_len);
+	h.type_off += 1;
+	h.str_off += 1;
+	memcpy(moved, &h, sizeof(h));
+	errno = 0;
+	CHECK(!gears_kbtf__new(moved, bl.size + 1));
+	CHECK_EQ(errno, EBADMSG);
+	CHECK(strstr(gears_last_error(), "aligned"));
+	/* the same bytes, aligned again, are fine */
+	{
+		struct gears_kbtf *b = gears_kbtf__new(bl.data, bl.size);
+
+		CHECK(b);
+		gears_kbtf__free(b);
+	}
+	free(moved);
+	free(bl.data);
+}
+
 TEST(bit_flips_never_crash)
 {
 	struct blob bl = build_btf();

@@ -35,7 +35,10 @@ cleanup() {
 	fi
 	rm -rf "$TMP"
 }
-trap cleanup EXIT INT TERM
+# A signal (run-vm.sh's timeout sends TERM) ends the test after the cleanup:
+# a handler that returned would let the script run on without its directory.
+trap cleanup EXIT
+trap 'echo "FAIL: $TEST_NAME: stopped by a signal (timeout?)" >&2; exit 1' INT TERM
 
 # vm_start [gears run options...]: boot a guest named $VM in the background,
 # idling, and wait until its agent answers.

@@ -36,7 +36,8 @@ vnet_cleanup() {
 	rm -rf "$("$GEARS" list --runtime-dir)/.vnet/$BA" "$("$GEARS" list --runtime-dir)/.vnet/$BB"
 	cleanup
 }
-trap vnet_cleanup EXIT INT TERM
+trap vnet_cleanup EXIT
+trap 'echo "FAIL: $TEST_NAME: stopped by a signal (timeout?)" >&2; exit 1' INT TERM
 
 nsx() { ns=$1; shift; ip netns exec "$ns" "$@"; }
 g() { "$GEARS" exec "$@"; }
