@@ -10,7 +10,8 @@ if [ ! -f "$DISK" ]; then
 	[ "$(id -u)" = 0 ] || { echo "skip test_disk: building the Debian disk needs root"; exit 0; }
 	fail "no $DISK: run make image-debian"
 fi
-con() { "$GEARS" console "$VM" --timeout 600 --run "$*"; }
+# (bounded well inside run-vm.sh's 600 s for the whole test, so a hang names its command)
+con() { "$GEARS" console "$VM" --timeout 150 --run "$*" || { r=$?; echo "   (console: exit $r from: $*)" >&2; return $r; }; }
 
 # An env rule given at boot must reach the services systemd starts.
 "$GEARS" run --name "$VM" --disk "$DISK" --snapshot --env 'cron:GEARS_BOOT_RULE=from-boot' \
