@@ -206,7 +206,10 @@ static int run_command(struct gears_ctl *c, const char *cmd, int timeout_s)
 	/* First a shell that answers (the guest may still be booting). */
 	if (type_and_wait(c, "true", mark, deadline, true, NULL) < 0)
 		return cli_error("no shell answered on the console within %d s", timeout_s);
-	mark[strlen(mark) - 1] ^= 1;	/* a fresh marker for the command itself */
+	/* A fresh marker for the command itself. (It must stay characters the
+	 * shell takes literally: flipping a bit of the last hex digit once made
+	 * an 'a' a backquote, and the shell waited for its closing one.) */
+	snprintf(mark + strlen(mark), sizeof(mark) - strlen(mark), "-run");
 	st = type_and_wait(c, cmd, mark, deadline, false, &out);
 	if (out.len && write(1, out.b, out.len) < 0)
 		st = -1;
