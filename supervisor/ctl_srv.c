@@ -2,7 +2,7 @@
 /*
  * The VM's control socket (ctl.sock, include/gears/ctl.h): who may connect,
  * per-client output queues, and routing of requests — the supervisor's own
- * (EXEC, SIGNAL, GO, STOP, INFO) and those the services declared.
+ * (EXEC, SIGNAL, GO, STOP, DETACH, INFO) and those the services declared.
  *
  * Everything a client can ask for runs as root inside the guest (commands,
  * injections, module loads), so only the VM's owner and root may connect:
@@ -248,6 +248,15 @@ static void request(struct sup *s, int ci, const struct frame *f)
 		if (s->agent == AG_READY && !s->cmd_sent)
 			sup_start_command(s);
 		sup_reply_ok(&rq, NULL);
+	} else if (!strcmp(f->type, "DETACH")) {
+		if (!s->adopted) {
+			sup_reply_fail(&rq, "VM '%s' was started by `gears run`: `gears stop` ends it",
+				       gears_vm__name(s->vm));
+		} else if (!s->detach) {
+			s->detach = true;
+			s->detach_client = ci;
+			s->detach_id = f->id;
+		}
 	} else if (!strcmp(f->type, "STOP")) {
 		sup_stop_vm(s, 0, "stopped by `gears stop`");
 	} else if (!strcmp(f->type, "INFO")) {

@@ -94,6 +94,12 @@ struct sup {
 	/* the guest kernel */
 	bool kernel_up;
 	uint64_t next_kernel_check;
+	/* an adopted QEMU (gears attach) */
+	bool adopted;
+	int qemu_pidfd;		/* readable when QEMU exits */
+	bool detach;		/* DETACH asked: leave the loop, give QEMU back */
+	int detach_client;	/* who asked (answered at the end), -1: none */
+	uint32_t detach_id;
 	/* the way out */
 	bool stopping;		/* graceful power-off requested */
 	uint64_t stop_deadline;

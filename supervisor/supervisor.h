@@ -193,6 +193,21 @@ struct sup_run_opts {
 	int nopts;
 };
 
+/* `gears attach`: adopt a running QEMU (gears_vm__adopt) and supervise it
+ * until DETACH (`gears detach`), a signal, or QEMU's exit; then give it back
+ * (hooks removed, region device and gdbstub gone: gears_vm__unadopt).
+ * ready(ctx, NULL) is called once the VM is adopted and its control socket
+ * listens, or ready(ctx, reason) if it could not be; returns 0, or 1 (could not
+ * adopt), 125 (QEMU died), 128+N (signal N). */
+struct sup_attach_opts {
+	const char *name;
+	const char *qmp_path;
+	bool no_region;
+	void (*ready)(void *ctx, const char *err);
+	void *ctx;
+};
+int sup_attach(const struct sup_attach_opts *o);
+
 /* The registered services in start order; returns how many. */
 int sup_registry(const struct sup_service *const **list);
 /* Boot the VM and supervise it until it is gone. Returns gears run's exit
