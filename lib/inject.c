@@ -539,11 +539,10 @@ static int wake(struct gears_inject *inj, const struct gears_task *t)
 	if (gears_pt__xlate(sc->mem, sc->kcr3, sc->levels, t->addr, &x))
 		return gears_err(EFAULT, "task 0x%" PRIx64 " not mapped", t->addr);
 	pa = x.gpa;
-	uint64_t *flags = gears_mem__ptr(sc->mem, pa, 8);
-
-	if (!flags || (pa & 7))
+	if (pa & 7 || !gears_mem__valid(sc->mem, pa, 8))
 		return gears_err(EFAULT, "task flags not in RAM");
-	__atomic_fetch_or(flags, 1ull << TIF_SIGPENDING, __ATOMIC_SEQ_CST);
+	if ((r = mem_or64(sc->mem, pa, 1ull << TIF_SIGPENDING)))
+		return r;
 	/* movabs $fn, %rax; mov $TASK_INTERRUPTIBLE, %esi; jmp *%rax */
 	code[0] = 0x48;
 	code[1] = 0xb8;

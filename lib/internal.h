@@ -64,6 +64,8 @@ int mem_load64(const struct gears_mem *m, uint64_t gpa, uint64_t *v);
  * -EAGAIN with the value seen in *expect (other errors as for writes).
  * Atomic where RAM is mapped; in a QEMU process, read-compare-write. */
 int mem_cmpxchg64(struct gears_mem *m, uint64_t gpa, uint64_t *expect, uint64_t desired);
+/* Set `bits` in the entry at gpa with compare-and-swap (bounded retries). */
+int mem_or64(struct gears_mem *m, uint64_t gpa, uint64_t bits);
 
 /*
  * lib/mem.c, for tests and fuzzers only: `fn` runs at the start of every

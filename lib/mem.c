@@ -484,3 +484,19 @@ int mem_cmpxchg64(struct gears_mem *m, uint64_t gpa, uint64_t *expect, uint64_t 
 	}
 	return gears_mem__write(m, gpa, &desired, 8);
 }
+
+int mem_or64(struct gears_mem *m, uint64_t gpa, uint64_t bits)
+{
+	uint64_t e;
+	int r = mem_load64(m, gpa, &e);
+
+	/* Compare-and-swap until it holds: the guest updates such words atomically. */
+	for (int i = 0; !r && i < 64 && (e & bits) != bits; i++) {
+		r = mem_cmpxchg64(m, gpa, &e, e | bits);
+		if (r == -EAGAIN)
+			r = 0;
+		else if (!r)
+			break;
+	}
+	return r;
+}

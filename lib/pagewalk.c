@@ -246,17 +246,10 @@ static int write_plan(const struct gears_mem *m, uint64_t cr3, int levels, uint6
 }
 
 /* Set A and D in a leaf the way the MMU does: atomically where RAM is mapped,
- * the guest may be running (compare-and-swap until it holds; a few tries). */
+ * the guest may be running. */
 static void set_accessed_dirty(struct gears_mem *m, uint64_t pte_gpa)
 {
-	const uint64_t ad = GEARS_PTE_A | GEARS_PTE_D;
-	uint64_t e;
-
-	if (mem_load64(m, pte_gpa, &e))
-		return;
-	for (int i = 0; i < 8 && (e & ad) != ad; i++)
-		if (mem_cmpxchg64(m, pte_gpa, &e, e | ad) != -EAGAIN)
-			break;
+	mem_or64(m, pte_gpa, GEARS_PTE_A | GEARS_PTE_D);
 }
 
 int gears_vmem__write(struct gears_mem *m, uint64_t cr3, int levels, uint64_t va,

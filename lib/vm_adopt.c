@@ -336,8 +336,10 @@ int gears_vm__unadopt(struct gears_vm *vm, bool keep_region)
 	if (vm->region_plugged) {
 		if ((r = unplug_region(vm, q)))
 			pr_warn("VM '%s': %s", vm->name, gears_last_error());
-		else
+		else {
+			unlink(vm->region_path);
 			vm->region_plugged = false;
+		}
 	}
 	if ((e = hmp_quiet(q, "gdbserver none")) && !r)
 		r = e;
