@@ -523,9 +523,8 @@ static void gdb_done(struct gears_sc *sc, struct gears_gdb *g)
 }
 
 /* A sleeping thread: a spurious wake-up makes its call return for a restart. */
-static int wake(struct gears_inject *inj, const struct gears_task *t)
+int sc_wake_task(struct gears_sc *sc, const struct gears_task *t)
 {
-	struct gears_sc *sc = inj->sc;
 	struct gears_xlate x;
 	uint64_t fn, pa, ret = 0;
 	uint8_t code[24];
@@ -670,7 +669,7 @@ static void kick(struct gears_inject *inj, const struct gears_task *t)
 	if (t->state == 'S') {
 		if (!inj->how || !strcmp(inj->how, "syscall"))
 			inj->how = "woken";
-		r = wake(inj, t);
+		r = sc_wake_task(inj->sc, t);
 	} else if (t->state == 'R') {
 		r = stop_and_divert(inj, t);
 		if (r == -EAGAIN)

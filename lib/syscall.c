@@ -1211,6 +1211,7 @@ struct frames_ctx {
 	uint64_t cookie;
 	long stack_off;
 	int live;
+	struct gears_sc *wake;	/* wake the tasks found inside (NULL: count only) */
 };
 
 /* User CS of a 64-bit or compat task: what a pt_regs at the top of its stack holds. */
@@ -1241,12 +1242,14 @@ static int frame_of_task(const struct gears_task *t, void *vctx)
 		break;
 	}
 	c->live++;
+	if (c->wake && t->state != 'R' && sc_wake_task(c->wake, t))
+		pr_info("waking task %d out of the stub: %s", t->pid, gears_last_error());
 	return 0;
 }
 
-int gears_sc__frames_live(struct gears_vm *vm)
+static int frames_live(struct gears_vm *vm, struct gears_sc *wake)
 {
-	struct frames_ctx c = { .l = gears_vm__linux(vm) };
+	struct frames_ctx c = { .l = gears_vm__linux(vm), .wake = wake };
 	struct gears_sc_ctl *ctl;
 	uint8_t *host = gears_vm__region(vm);
 	int n;
@@ -1265,4 +1268,31 @@ int gears_sc__frames_live(struct gears_vm *vm)
 		return gears_err(ENOENT, "no task_struct.stack in the guest's BTF");
 	n = gears_linux__for_each_task(c.l, true, 100000, frame_of_task, &c);
 	return n < 0 ? n : c.live;
+}
+
+int gears_sc__frames_live(struct gears_vm *vm)
+{
+	return frames_live(vm, NULL);
+}
+
+int gears_sc__release(struct gears_sc *sc, int timeout_ms)
+{
+	uint64_t until = gears_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	int live, r;
+
+	inject_reap(sc, true);
+	sc->nh = 0;
+	sc->nhc = 0;
+	if (sc->bps)
+		sc_bps_remove(sc);
+	if (sc->stub && (r = stub_remove(sc)))
+		return r;
+	/* Wake the sleepers once (their calls restart, now past the stub), then
+	 * let the others come back on their own. */
+	live = frames_live(sc->vm, sc);
+	while (live > 0 && gears_now_ns() < until) {
+		nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000000 }, NULL);
+		live = frames_live(sc->vm, NULL);
+	}
+	return live;
 }

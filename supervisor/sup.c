@@ -484,19 +484,18 @@ static void give_back(struct sup *s, char *report, size_t n)
 	int live = 0, r;
 
 	sup_services_destroy(s);
+	/* Hooks out, and sleepers inside the stub woken past it, before the
+	 * region can go: a call entered through it returns through it. */
+	if (s->sc && gears_vm__alive(vm))
+		live = gears_sc__release(s->sc, 10000);
 	sup_engine_free(s);
 	if (!gears_vm__alive(vm)) {
 		snprintf(report, n, "QEMU is gone");
 		return;
 	}
 	if (has_region) {
-		/* A call entered through the stub's slow path returns through it:
-		 * wait (bounded) for those to come back before the region goes. */
-		for (int i = 0; i < 100 && (live = gears_sc__frames_live(vm)) != 0; i++) {
-			if (live < 0)
-				break;
-			nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000000 }, NULL);
-		}
+		if (!s->sc && live == 0)
+			live = gears_sc__frames_live(vm);
 		keep = live != 0;
 		if (!keep) {
 			struct gears_region *rg = gears_region__open(vm);
