@@ -63,3 +63,27 @@ vm_stop() {
 	wait "$VM_PID" 2>/dev/null
 	VM_PID=
 }
+
+# ps_norm: the guest's `ps -o pid,ppid,comm` (header included) as sorted
+# "PID PPID COMM" lines. /proc shows a workqueue worker as "kworker/0:1-events"
+# (the kernel appends the queue's name); task_struct.comm, which gears reads,
+# is "kworker/0:1".
+ps_norm() {
+	tail -n +2 | awk '{ c = $3; if (c ~ /^kworker\//) sub(/[-+][^\/]*$/, "", c); print $1, $2, c }' | sort
+}
+
+# ps_compare: $TMP/ps.json (gears ps --json) against the guest's lists taken
+# before and after it ($TMP/before, $TMP/after, from ps_norm). Every task in
+# both snapshots must be in ours with the same ppid and comm; everything we
+# list must be in one of them (the `ps` processes themselves exist only while
+# the guest lists). Fails the test otherwise.
+ps_compare() {
+	jq -r '.[] | "\(.pid) \(.ppid) \(.comm)"' "$TMP/ps.json" | sort >"$TMP/ours"
+	[ "$(wc -l <"$TMP/ours")" -gt 20 ] || fail "gears ps listed too few tasks"
+	comm -12 "$TMP/before" "$TMP/after" >"$TMP/stable"
+	missing=$(comm -23 "$TMP/stable" "$TMP/ours")
+	[ -z "$missing" ] || fail "gears ps misses: $missing"
+	sort -u "$TMP/before" "$TMP/after" >"$TMP/union"
+	extra=$(comm -13 "$TMP/union" "$TMP/ours")
+	[ -z "$extra" ] || fail "gears ps shows tasks the guest never listed: $extra"
+}

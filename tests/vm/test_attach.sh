@@ -4,7 +4,8 @@
 # gears ps = the guest's ps, gears trace = strace in the guest, an env rule, an
 # injection, a module load; a second attach is refused; detach leaves the
 # kernel's text byte for byte as before (read by QEMU's own memsave, not by
-# GEARS), no region device, no gdbstub, and a guest that works. One boot.
+# GEARS), no region device, no gdbstub, and a guest that works; SIGTERM to a
+# supervisor does the same; another user is refused. One boot.
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 IMG=${GEARS_IMAGE_DIR:-$(pwd)/build/image}
@@ -98,22 +99,10 @@ done
 ok "attached (memory through the QEMU process, region hot-plugged); a second attach is refused"
 
 # --- ps against the guest's own, taken before and after ours
-# (/proc shows a workqueue worker as "kworker/0:1-events"; its comm is "kworker/0:1")
-guest_ps() {
-	gsh 'ps -o pid,ppid,comm' | tail -n +2 |
-		awk '{ c = $3; if (c ~ /^kworker\//) sub(/[-+][^\/]*$/, "", c); print $1, $2, c }' | sort
-}
-guest_ps >"$TMP/before"
+gsh 'ps -o pid,ppid,comm' | ps_norm >"$TMP/before"
 "$GEARS" ps --json "$VM" >"$TMP/ps.json" || fail "gears ps failed"
-guest_ps >"$TMP/after"
-jq -r '.[] | "\(.pid) \(.ppid) \(.comm)"' "$TMP/ps.json" | sort >"$TMP/ours"
-comm -12 "$TMP/before" "$TMP/after" >"$TMP/stable"
-missing=$(comm -23 "$TMP/stable" "$TMP/ours")
-[ -z "$missing" ] || fail "gears ps misses: $missing"
-sort -u "$TMP/before" "$TMP/after" >"$TMP/union"
-extra=$(comm -13 "$TMP/union" "$TMP/ours")
-[ -z "$extra" ] || fail "gears ps shows tasks the guest never listed: $extra"
-[ "$(wc -l <"$TMP/stable")" -gt 20 ] || fail "too few tasks compared"
+gsh 'ps -o pid,ppid,comm' | ps_norm >"$TMP/after"
+ps_compare
 ok "ps matches the guest's ps ($(wc -l <"$TMP/stable") stable tasks)"
 
 # --- trace against strace in the guest
@@ -171,3 +160,35 @@ text text.after
 cmp -s "$TMP/text.before" "$TMP/text.after" || fail "kernel text differs after detach"
 [ "$(gsh 'echo still here')" = "still here" ] || fail "the guest does not answer after detach"
 ok "detached: kernel text byte for byte as before ($tsize bytes), no device, no gdbstub; guest runs on"
+
+# --- a supervisor that is told to die (SIGTERM) gives QEMU back too
+"$GEARS" attach "$VM" --qmp "$QMP" >"$TMP/attach2.out" 2>&1 || fail "second attach: $(cat "$TMP/attach2.out")"
+ATTACHED=1
+sup=$("$GEARS" list --json | jq -r --arg n "$VM" '.[] | select(.name == $n) | .pid')
+[ -n "$sup" ] && [ "$sup" != null ] || fail "no supervisor listed for $VM: $("$GEARS" list)"
+i=0
+until hmp 'info pci' | grep -q '1af4:1110'; do
+	i=$((i + 1)); [ $i -lt 100 ] || fail "no region device after the second attach"; sleep 0.1
+done
+kill -TERM "$sup"
+i=0
+while kill -0 "$sup" 2>/dev/null; do
+	i=$((i + 1)); [ $i -lt 600 ] || fail "the supervisor did not end on SIGTERM"; sleep 0.1
+done
+ATTACHED=
+hmp 'info pci' | grep -q '1af4:1110' && fail "SIGTERM left the region device"
+"$GEARS" list | grep -q "^$VM " && fail "SIGTERM left the VM listed"
+ok "SIGTERM to the supervisor gives QEMU back as detach does"
+
+# --- another user may not adopt our QEMU, and is told why
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null &&
+	setpriv --reuid nobody --regid nogroup --clear-groups "$GEARS" --help >/dev/null 2>&1; then
+	chmod 711 "$TMP"
+	chmod 777 "$QMP"
+	setpriv --reuid nobody --regid nogroup --clear-groups env GEARS_RUNTIME_DIR= HOME=/nonexistent \
+		XDG_RUNTIME_DIR= "$GEARS" attach "$VM-nobody" --qmp "$QMP" >"$TMP/nobody" 2>&1 &&
+		fail "user nobody adopted root's QEMU"
+	grep -q "same user or root" "$TMP/nobody" || fail "refusal for nobody: $(cat "$TMP/nobody")"
+	chmod 700 "$TMP"
+	ok "another user is refused: $(cat "$TMP/nobody")"
+fi
