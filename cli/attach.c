@@ -17,6 +17,7 @@
 #include <gears/vm.h>
 
 #include "cli.h"
+#include "cli_libvirt.h"
 #include "supervisor.h"
 
 static void attach_help(FILE *f)
@@ -37,8 +38,16 @@ static void attach_help(FILE *f)
 		   "The monitor stays its owner's: GEARS connects for short exchanges only.\n"
 		   "A QEMU held by another GEARS supervisor is refused.\n"
 		   "\n"
-		   "  --qmp SOCKET     QEMU's QMP unix socket\n"
-		   "  --no-region      do not hot-plug the region\n"
+		   "  --qmp SOCKET          QEMU's QMP unix socket\n"
+		   "  --libvirt DOMAIN      a running libvirt domain instead: its monitor through\n"
+		   "                        libvirt's client library (qemu-monitor-command); other\n"
+		   "                        tools reach it through the supervisor (qmp-tool.sock)\n"
+		   "  --connect URI         libvirt URI (default: libvirt's own default)\n"
+		   "  --print-xml           print the <shmem> device that gives a domain the region\n"
+		   "                        (for machines that refuse hot-plug, such as libvirt's\n"
+		   "                        pc-i440fx: add it with `virsh edit`, restart the domain;\n"
+		   "                        an attach then uses it as is) and exit\n"
+		   "  --no-region           do not hot-plug the region\n"
 		   "\n"
 		   "gears detach NAME gives QEMU back: hooks removed (the kernel's code as before),\n"
 		   "the region device removed once no guest task is inside a call made through it,\n"
@@ -48,6 +57,7 @@ static void attach_help(FILE *f)
 struct ready_ctx {
 	int fd;
 	const char *name;
+	const char *domain, *uri;
 };
 
 /* In the supervisor: tell `gears attach` how it went, then leave the terminal. */
@@ -72,7 +82,7 @@ static void ready(void *vctx, const char *err)
 	}
 }
 
-static int report(const char *name)
+static int report(const char *name, bool libvirt)
 {
 	struct gears_vm *vm = gears_vm__attach(name);
 	struct gears_mem *m = vm ? gears_vm__mem(vm) : NULL;
@@ -86,9 +96,11 @@ static int report(const char *name)
 					 gears_vm__accel(vm), "memory", gears_mem__backend(m), "region", !*why,
 					 "region_why", why));
 	else
-		printf("attached %s: QEMU pid %d, %d vCPUs (%s), memory %s, %s%s\n", name,
+		printf("attached %s: QEMU pid %d, %d vCPUs (%s), memory %s, %s%s%s\n", name,
 		       (int)gears_vm__qemu_pid(vm), gears_vm__ncpus(vm), gears_vm__accel(vm),
-		       gears_mem__backend(m), *why ? "no GEARS region: " : "GEARS region hot-plugged", why);
+		       gears_mem__backend(m), *why ? "no GEARS region: " : "GEARS region in place", why,
+		       *why && libvirt ? "; add it to the domain: `gears attach --print-xml` prints the <shmem> "
+					 "device (virsh edit, then restart the domain)" : "");
 	gears_vm__close(vm);
 	return 0;
 }
@@ -96,12 +108,16 @@ static int report(const char *name)
 static int attach_run(int argc, char **argv)
 {
 	static const struct option lo[] = { { "qmp", required_argument, NULL, 'q' },
+					    { "libvirt", required_argument, NULL, 'l' },
+					    { "connect", required_argument, NULL, 'c' },
+					    { "print-xml", no_argument, NULL, 'x' },
 					    { "no-region", no_argument, NULL, 'n' },
 					    { "json", no_argument, NULL, 'j' },
 					    { "help", no_argument, NULL, 'h' },
 					    { NULL, 0, NULL, 0 } };
 	struct sup_attach_opts ao = { .ready = ready };
-	struct ready_ctx rc;
+	struct ready_ctx rc = { .fd = -1 };
+	bool print_xml = false;
 	char err[512];
 	int p[2], c, code;
 	ssize_t n;
@@ -111,6 +127,12 @@ static int attach_run(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
 		if (c == 'q')
 			ao.qmp_path = optarg;
+		else if (c == 'l')
+			rc.domain = optarg;
+		else if (c == 'c')
+			rc.uri = optarg;
+		else if (c == 'x')
+			print_xml = true;
 		else if (c == 'n')
 			ao.no_region = true;
 		else if (c == 'h')
@@ -118,7 +140,11 @@ static int attach_run(int argc, char **argv)
 		else if (c != 'j')
 			return cli_usage(&cmd_attach, stderr);
 	}
-	if (optind != argc - 1 || !ao.qmp_path)
+	if (print_xml) {
+		cli_libvirt_print_xml(stdout);
+		return 0;
+	}
+	if (optind != argc - 1 || !ao.qmp_path == !rc.domain)
 		return cli_usage(&cmd_attach, stderr);
 	ao.name = rc.name = argv[optind];
 	if (pipe2(p, O_CLOEXEC))
@@ -136,6 +162,21 @@ static int attach_run(int argc, char **argv)
 			dup2(null, 0);
 		rc.fd = p[1];
 		ao.ctx = &rc;
+		if (rc.domain) {
+			/* libvirt's connection is made here, in the process that uses it. */
+			struct cli_libvirt *lv = cli_libvirt_open(rc.uri, rc.domain, err, sizeof(err));
+
+			if (lv && (ao.pid = cli_libvirt_pid(lv, err, sizeof(err))) > 0) {
+				ao.monitor = cli_libvirt_monitor;
+				ao.monitor_ctx = lv;
+				code = sup_attach(&ao);
+			} else {
+				ready(&rc, err);
+				code = 1;
+			}
+			cli_libvirt_close(lv);
+			_exit(code);
+		}
 		code = sup_attach(&ao);
 		_exit(code);
 	}
@@ -147,12 +188,12 @@ static int attach_run(int argc, char **argv)
 	err[n] = 0;
 	if (n > 0)
 		return cli_error("%s", err);
-	return report(ao.name);
+	return report(ao.name, rc.domain != NULL);
 }
 
 const struct gears_cmd cmd_attach = {
 	.name = "attach",
-	.args = "NAME --qmp SOCKET [--no-region]",
+	.args = "NAME (--qmp SOCKET | --libvirt DOMAIN [--connect URI]) [--no-region] | --print-xml",
 	.summary = "make a running QEMU that GEARS did not start a GEARS VM",
 	.run = attach_run,
 	.help = attach_help,

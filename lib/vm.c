@@ -784,7 +784,7 @@ struct gears_qmp *gears_vm__qmp(struct gears_vm *vm)
 
 void gears_vm__qmp_release(struct gears_vm *vm)
 {
-	if (vm->launched || !vm->qmp)
+	if (vm->launched || !vm->qmp || vm->qmp_fn)
 		return;
 	gears_qmp__close(vm->qmp);
 	vm->qmp = NULL;
@@ -925,7 +925,8 @@ int gears_vm__region_gpa(struct gears_vm *vm, uint64_t *gpa)
 			json_t *reg;
 			size_t k;
 
-			if (strcmp(json_string_value(json_object_get(dev, "qdev_id")) ?: "", "gears-region"))
+			if (strcmp(json_string_value(json_object_get(dev, "qdev_id")) ?: "",
+				   vm->region_id[0] ? vm->region_id : "gears-region"))
 				continue;
 			json_array_foreach(json_object_get(dev, "regions"), k, reg) {
 				if (json_integer_value(json_object_get(reg, "bar")) != 2)

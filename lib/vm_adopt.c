@@ -54,7 +54,8 @@ int vm_adopt_state(const struct gears_vm *vm, json_t *j)
 	if (!ram || json_object_set_new(j, "adopted", json_true()) ||
 	    json_object_set_new(j, "qmp_path", json_string(vm->qmp_path)) || json_object_set_new(j, "ram", ram) ||
 	    json_object_set_new(j, "region_plugged", json_boolean(vm->region_plugged)) ||
-	    json_object_set_new(j, "region_why", json_string(vm->region_why)))
+	    json_object_set_new(j, "region_why", json_string(vm->region_why)) ||
+	    json_object_set_new(j, "region_id", json_string(vm->region_id)))
 		return -ENOMEM;
 	return 0;
 }
@@ -75,6 +76,7 @@ void vm_adopt_load(struct gears_vm *vm, json_t *st)
 	snprintf(vm->region_why, sizeof(vm->region_why), "%s",
 		 json_string_value(json_object_get(st, "region_why")) ?: "");
 	vm->region_plugged = json_is_true(json_object_get(st, "region_plugged"));
+	snprintf(vm->region_id, sizeof(vm->region_id), "%s", json_string_value(json_object_get(st, "region_id")) ?: "");
 	vm->ram = (struct gears_ram_layout){ .pid = vm->qemu_pid, .size = juint(ram, "size"),
 					     .below_4g = juint(ram, "below_4g"), .hva_low = juint(ram, "hva_low"),
 					     .hva_high = juint(ram, "hva_high"), .file_off = juint(ram, "file_off") };
@@ -103,31 +105,48 @@ static int hmp_quiet(struct gears_qmp *q, const char *cmd)
 	return r;
 }
 
-/* Who is at the other end of the QMP socket, and may we drive it? */
-static int check_peer(struct gears_vm *vm, struct gears_qmp *q)
+/* May we drive QEMU `cr` (its pid and uid), and is it free? */
+static int check_qemu(struct gears_vm *vm, const struct ucred *cr0)
 {
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
+	struct ucred c = *cr0, *cr = &c;
 
-	if (getsockopt(gears_qmp__fd(q), SOL_SOCKET, SO_PEERCRED, &cr, &len) || cr.pid <= 0)
-		return gears_err(EPROTO, "cannot tell which process serves QMP socket %s", vm->qmp_path);
-	vm->qemu_pid = cr.pid;
-	if (cr.uid != geteuid() && geteuid() != 0)
+	vm->qemu_pid = cr->pid;
+	if (cr->uid != geteuid() && geteuid() != 0)
 		return gears_err(EPERM, "QEMU (pid %d) runs as uid %u: attaching takes the same user or root",
-				 (int)cr.pid, (unsigned)cr.uid);
-	vm->hold_fd = vm_hold_qemu(cr.pid);
+				 (int)cr->pid, (unsigned)cr->uid);
+	vm->hold_fd = vm_hold_qemu(cr->pid);
 	if (vm->hold_fd == -EBUSY) {
 		vm->hold_fd = 0;
 		return gears_err(EBUSY, "QEMU (pid %d) is already held by a GEARS supervisor (`gears list`)",
-				 (int)cr.pid);
+				 (int)cr->pid);
 	}
 	if (vm->hold_fd < 0) {
 		int e = -vm->hold_fd;
 
 		vm->hold_fd = 0;
-		return gears_err(e, "cannot take QEMU pid %d: %s", (int)cr.pid, strerror(e));
+		return gears_err(e, "cannot take QEMU pid %d: %s", (int)cr->pid, strerror(e));
 	}
 	return 0;
+}
+
+/* Who is at the other end of the QMP socket (or the pid we were given)? */
+static int check_peer(struct gears_vm *vm, struct gears_qmp *q, pid_t given)
+{
+	struct ucred cr = { .pid = given };
+	socklen_t len = sizeof(cr);
+	char p[64];
+	struct stat st;
+
+	if (given > 0) {
+		snprintf(p, sizeof(p), "/proc/%d", (int)given);
+		if (stat(p, &st))
+			return gears_err(ESRCH, "no QEMU process %d", (int)given);
+		cr.uid = st.st_uid;
+		return check_qemu(vm, &cr);
+	}
+	if (getsockopt(gears_qmp__fd(q), SOL_SOCKET, SO_PEERCRED, &cr, &len) || cr.pid <= 0)
+		return gears_err(EPROTO, "cannot tell which process serves QMP socket %s", vm->qmp_path);
+	return check_qemu(vm, &cr);
 }
 
 /* vCPUs and accelerator. */
@@ -178,20 +197,59 @@ static bool has_pci_dev(struct gears_qmp *q, const char *id)
 	return found;
 }
 
+static char *qom_str(struct gears_qmp *q, const char *path, const char *prop)
+{
+	json_t *r = gears_qmp__execute(q, "qom-get", json_pack("{s:s, s:s}", "path", path, "property", prop));
+	char *v = json_is_string(r) ? strdup(json_string_value(r)) : NULL;
+
+	json_decref(r);
+	return v;
+}
+
+/* A region device already there: ours from an earlier attach ("gears-region"),
+ * or one the VM's configuration has (libvirt's <shmem name='gears-...'>: an
+ * ivshmem-plain whose memory is /dev/shm/gears-*). Its id and file. */
+static bool find_region(struct gears_vm *vm, struct gears_qmp *q)
+{
+	json_t *r = gears_qmp__execute(q, "query-pci", NULL), *bus, *dev;
+	size_t i, j;
+	bool found = false;
+
+	json_array_foreach(r, i, bus) {
+		json_array_foreach(json_object_get(bus, "devices"), j, dev) {
+			json_t *id = json_object_get(dev, "id");
+			const char *qid = json_string_value(json_object_get(dev, "qdev_id")) ?: "";
+			char path[128], *memdev, *file = NULL;
+
+			if (found || json_integer_value(json_object_get(id, "vendor")) != 0x1af4 ||
+			    json_integer_value(json_object_get(id, "device")) != 0x1110 || !*qid || strlen(qid) > 60)
+				continue;
+			snprintf(path, sizeof(path), "/machine/peripheral/%s", qid);
+			memdev = qom_str(q, path, "memdev");
+			if (memdev)
+				file = qom_str(q, memdev, "mem-path");
+			if (file && (!strcmp(qid, "gears-region") || !strncmp(file, "/dev/shm/gears-", 15)) &&
+			    strlen(file) < sizeof(vm->region_path)) {
+				snprintf(vm->region_path, sizeof(vm->region_path), "%s", file);
+				snprintf(vm->region_id, sizeof(vm->region_id), "%s", qid);
+				found = true;
+			}
+			free(memdev);
+			free(file);
+		}
+	}
+	json_decref(r);
+	return found;
+}
+
 /* The region: one already there (a previous attach) is used as is; else hot-plug. */
 static int plug_region(struct gears_vm *vm, struct gears_qmp *q)
 {
 	json_t *r;
 
-	if (has_pci_dev(q, "gears-region")) {
-		r = gears_qmp__execute(q, "qom-get", json_pack("{s:s, s:s}", "path", "/objects/gears-region-mem",
-							       "property", "mem-path"));
-		if (json_is_string(r))
-			snprintf(vm->region_path, sizeof(vm->region_path), "%s", json_string_value(r));
-		json_decref(r);
-		if (vm->region_path[0])
-			return 0;
-	}
+	if (find_region(vm, q))
+		return 0;
+	snprintf(vm->region_id, sizeof(vm->region_id), "gears-region");
 	snprintf(vm->region_path, sizeof(vm->region_path), "/dev/shm/gears-%s-%d-region", vm->name, (int)getpid());
 	if (vm_make_shm(vm->region_path, GEARS_REGION_SIZE))
 		goto fail;
@@ -219,6 +277,7 @@ fail_file:
 fail:
 	snprintf(vm->region_why, sizeof(vm->region_why), "hot-plugging it failed (%s)", gears_last_error());
 	vm->region_path[0] = 0;
+	vm->region_id[0] = 0;
 	return 0;	/* introspection and exit-mode tracing work without it */
 }
 
@@ -229,27 +288,38 @@ struct gears_vm *gears_vm__adopt(const struct gears_vm_adopt_opts *o)
 	char reason[512];
 	int r;
 
-	if (!o || o->sz < offsetof(struct gears_vm_adopt_opts, qmp_path) + sizeof(o->qmp_path) || !o->name ||
-	    !o->qmp_path)
-		return gears_err_ptr(EINVAL, "gears_vm__adopt: name and QMP socket needed");
+	bool has_fn = o && o->sz >= offsetof(struct gears_vm_adopt_opts, pid) + sizeof(o->pid) && o->monitor;
+
+	if (!o || o->sz < offsetof(struct gears_vm_adopt_opts, no_region) + sizeof(o->no_region) || !o->name ||
+	    (!o->qmp_path && !has_fn) || (has_fn && o->pid <= 0))
+		return gears_err_ptr(EINVAL, "gears_vm__adopt: a name, and a QMP socket or a monitor and pid");
 	if (!vm_valid_name(o->name))
 		return gears_err_ptr(EINVAL, "bad VM name '%s' (letters, digits, '-', '_', '.'; max 40)", o->name);
 	if (!(vm = calloc(1, sizeof(*vm))))
 		return NULL;
 	vm->adopted = true;
 	snprintf(vm->name, sizeof(vm->name), "%s", o->name);
-	if (!realpath(o->qmp_path, vm->qmp_path)) {
+	if (has_fn) {
+		/* Ours to keep: other tools come through our proxy. */
+		vm->qmp = q = gears_qmp__from_fn(o->monitor, o->monitor_ctx);
+		vm->qmp_fn = true;
+		snprintf(vm->qmp_path, sizeof(vm->qmp_path), "%s/%s/qmp-tool.sock", gears_runtime_dir(), vm->name);
+		if (!q) {
+			free(vm);
+			return NULL;
+		}
+	} else if (!realpath(o->qmp_path, vm->qmp_path)) {
 		free(vm);
 		return gears_err_ptr(errno, "QMP socket %s: %s", o->qmp_path, strerror(errno));
 	}
 	/* QEMU's QMP serves one client at a time: a held socket never greets us. */
-	if (!(q = gears_qmp__connect(vm->qmp_path, 5000))) {
+	if (!q && !(q = gears_qmp__connect(vm->qmp_path, 5000))) {
 		snprintf(reason, sizeof(reason), "QMP socket %s: %s (is another client connected to it?)",
 			 vm->qmp_path, gears_last_error());
 		r = -EIO;
 		goto fail;
 	}
-	if ((r = check_peer(vm, q)) || (r = read_machine(vm, q)) ||
+	if ((r = check_peer(vm, q, has_fn ? o->pid : 0)) || (r = read_machine(vm, q)) ||
 	    (r = gears_ram__discover(qmp_hmp, q, vm->qemu_pid, &vm->ram)))
 		goto fail_reason;
 	vm->ram_size = vm->ram.size;
@@ -270,17 +340,23 @@ struct gears_vm *gears_vm__adopt(const struct gears_vm_adopt_opts *o)
 		plug_region(vm, q);
 	if ((r = vm_write_state(vm)))
 		goto fail_reason;
-	gears_qmp__close(q);
+	if (!vm->qmp_fn)
+		gears_qmp__close(q);
 	return vm;
 fail_reason:
 	snprintf(reason, sizeof(reason), "%s", gears_last_error());
 fail:
 	if (q && vm->adopter)
 		gears_vm__unadopt(vm, false);
-	if (q)
+	if (q && !vm->qmp_fn)
 		gears_qmp__close(q);
 	gears_vm__close(vm);
 	return gears_err_ptr(r < 0 ? -r : EIO, "%s", reason);
+}
+
+bool gears_vm__serves_qmp(const struct gears_vm *vm)
+{
+	return vm->adopter && vm->qmp_fn;
 }
 
 bool gears_vm__adopted(const struct gears_vm *vm)
@@ -296,13 +372,13 @@ const char *gears_vm__region_why(const struct gears_vm *vm)
 /* Wait (bounded) for the guest to let the device go, then drop its memory. */
 static int unplug_region(struct gears_vm *vm, struct gears_qmp *q)
 {
-	json_t *r = gears_qmp__execute(q, "device_del", json_pack("{s:s}", "id", "gears-region"));
+	json_t *r = gears_qmp__execute(q, "device_del", json_pack("{s:s}", "id", vm->region_id));
 	int gone = 0;
 
 	json_decref(r);
 	/* The guest's ACPI hot-plug driver ejects it; a guest that never answers
 	 * keeps it, and we say so. */
-	for (int i = 0; i < 100 && !(gone = !has_pci_dev(q, "gears-region")); i++)
+	for (int i = 0; i < 100 && !(gone = !has_pci_dev(q, vm->region_id)); i++)
 		nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000000 }, NULL);
 	if (!gone)
 		return gears_err(EBUSY, "the guest did not release the GEARS region device within 10 s");

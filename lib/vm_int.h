@@ -31,7 +31,9 @@ struct gears_vm {
 	/* A QEMU that GEARS did not start (gears attach): */
 	bool adopted;
 	bool adopter;		/* this process adopted it: undo and clean up at the end */
-	char qmp_path[256];	/* its own QMP socket, shared with its owner */
+	char qmp_path[256];	/* its own QMP socket, shared with its owner (or our proxy's) */
+	bool qmp_fn;		/* vm->qmp is a transport (libvirt): kept, never released */
+	char region_id[64];	/* qdev id of the region device ("gears-region") */
 	struct gears_ram_layout ram;
 	bool region_plugged;	/* we hot-plugged the region device (remove it at detach) */
 	char region_why[256];	/* why there is no region ("" when there is one) */

@@ -24,8 +24,13 @@
 
 int sup_ctl_listen(struct sup *s)
 {
+	return sup_listen(s, "ctl.sock");
+}
+
+int sup_listen(struct sup *s, const char *file)
+{
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *p = gears_vm__path(s->vm, "ctl.sock");
+	const char *p = gears_vm__path(s->vm, file);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
@@ -50,7 +55,7 @@ int sup_ctl_listen(struct sup *s)
 	return fd;
 }
 
-static bool peer_allowed(struct sup *s, int fd, uid_t *uid)
+bool sup_peer_allowed(struct sup *s, int fd, uid_t *uid)
 {
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
@@ -68,7 +73,7 @@ void sup_ctl_accept(struct sup *s)
 
 	if (fd < 0)
 		return;
-	if (!peer_allowed(s, fd, &uid)) {
+	if (!sup_peer_allowed(s, fd, &uid)) {
 		char msg[128];
 		int n = snprintf(msg, sizeof(msg), "user %d may not drive VM '%s' (owner %d or root only)",
 				 (int)uid, gears_vm__name(s->vm), (int)s->owner);

@@ -172,7 +172,7 @@ static int setup_signals(void)
 
 struct turn {
 	struct pollfd p[POLL_MAX];
-	int n, sig, qmp, ctl, con, agent, in, bell, svc;
+	int n, sig, qmp, ctl, con, agent, in, bell, svc, proxy, nproxy;
 	int client[SUP_MAX_CLIENTS];
 };
 
@@ -201,6 +201,9 @@ static void build_turn(struct sup *s, struct turn *t)
 				      (short)(POLLIN | (s->clients[i].out_len ? POLLOUT : 0)));
 	t->svc = t->n;
 	t->n = sup_services_fds(s, t->p, t->n, POLL_MAX);
+	t->proxy = t->n;
+	t->n = sup_qmp_proxy_fds(s, t->p, t->n, POLL_MAX);
+	t->nproxy = t->n - t->proxy;
 }
 
 /* How long this turn may sleep: not at all while guests wait on us. */
@@ -287,6 +290,8 @@ static bool handle_turn(struct sup *s, const struct turn *t, uint64_t *busy_unti
 		*busy_until = gears_now_ns() + BUSY_SPIN_NS;
 	if (sup_services_poll(s, t->p) > 0)
 		*busy_until = gears_now_ns() + BUSY_SPIN_NS;
+	if (t->nproxy)
+		sup_qmp_proxy_poll(s, t->p + t->proxy, t->nproxy);
 	for (int i = 0; i < SUP_MAX_CLIENTS; i++)
 		if (s->clients[i].fd >= 0 && s->clients[i].out_len)
 			sup_ctl_flush(s, i);
@@ -411,6 +416,7 @@ static int connect_vm(struct sup *s, char *err, size_t errsz)
 
 static void teardown(struct sup *s)
 {
+	sup_qmp_proxy_close(s);
 	sup_services_destroy(s);
 	sup_engine_free(s);
 	sup_ctl_flush_all(s);
@@ -442,7 +448,7 @@ int sup_run(const struct sup_run_opts *o)
 	int code;
 
 	*s = (struct sup){ .o = *o, .cmd = o->cmd, .con_fd = -1, .agent_fd = -1, .ctl_fd = -1, .bell_fd = -1,
-			   .sig_fd = -1, .exit_code = -1, .next_id = SUP_MAIN_ID + 1, .owner = geteuid() };
+			   .sig_fd = -1, .exit_code = -1, .proxy_fd = -1, .proxy_client = -1, .next_id = SUP_MAIN_ID + 1, .owner = geteuid() };
 	for (int i = 0; i < SUP_MAX_CLIENTS; i++)
 		s->clients[i].fd = -1;
 	s->tty = isatty(0) && isatty(1);
@@ -530,11 +536,12 @@ int sup_attach(const struct sup_attach_opts *o)
 
 	*s = (struct sup){ .o = ro, .con_fd = -1, .agent_fd = -1, .ctl_fd = -1, .bell_fd = -1, .sig_fd = -1,
 			   .exit_code = -1, .next_id = SUP_MAIN_ID + 1, .owner = geteuid(), .adopted = true,
-			   .qemu_pidfd = -1, .detach_client = -1 };
+			   .qemu_pidfd = -1, .detach_client = -1, .proxy_fd = -1, .proxy_client = -1 };
 	for (int i = 0; i < SUP_MAX_CLIENTS; i++)
 		s->clients[i].fd = -1;
 	s->t0 = gears_now_ns();
-	GEARS_OPTS(gears_vm_adopt_opts, ao, .name = o->name, .qmp_path = o->qmp_path, .no_region = o->no_region);
+	GEARS_OPTS(gears_vm_adopt_opts, ao, .name = o->name, .qmp_path = o->qmp_path, .no_region = o->no_region,
+		   .monitor = o->monitor, .monitor_ctx = o->monitor_ctx, .pid = o->pid);
 	if (sup_services_create(s, NULL, 0, err, sizeof(err)) || (s->sig_fd = setup_signals()) < 0 ||
 	    !(s->vm = gears_vm__adopt(&ao)) || (s->ctl_fd = sup_ctl_listen(s)) < 0 ||
 	    sup_services_call(s, SUP_HOOK_LAUNCHED, err, sizeof(err))) {

@@ -48,6 +48,7 @@
 
 #include <jansson.h>
 
+#include <gears/qmp.h>
 #include <gears/syscall.h>
 #include <gears/vm.h>
 
@@ -201,7 +202,10 @@ struct sup_run_opts {
  * adopt), 125 (QEMU died), 128+N (signal N). */
 struct sup_attach_opts {
 	const char *name;
-	const char *qmp_path;
+	const char *qmp_path;		/* or a monitor transport (libvirt) and QEMU's pid: */
+	gears_qmp_transport_fn monitor;
+	void *monitor_ctx;
+	pid_t pid;
 	bool no_region;
 	void (*ready)(void *ctx, const char *err);
 	void *ctx;

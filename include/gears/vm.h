@@ -72,10 +72,18 @@ GEARS_API struct gears_vm *gears_vm__attach(const char *name);
 struct gears_vm_adopt_opts {
 	size_t sz;
 	const char *name;
-	const char *qmp_path;
+	const char *qmp_path;		/* its QMP socket; or NULL and: */
 	bool no_region;
+	/* A monitor only a manager may speak to (libvirt): requests go through
+	 * `monitor` (gears_qmp__from_fn); QEMU's pid must then be given (checked:
+	 * same owner as us, or we are root). Other tools reach the monitor through
+	 * the adopter, which serves QMP on the runtime directory's qmp-tool.sock
+	 * (gears_vm__qmp_proxy_*). */
+	gears_qmp_transport_fn monitor;
+	void *monitor_ctx;
+	pid_t pid;
 };
-#define gears_vm_adopt_opts__last_field no_region
+#define gears_vm_adopt_opts__last_field pid
 GEARS_API struct gears_vm *gears_vm__adopt(const struct gears_vm_adopt_opts *o);
 /* The adopter gives QEMU back as it found it: the hot-plugged region device and
  * memory object removed (once the guest lets go of the device, up to 10 s),
@@ -85,6 +93,9 @@ GEARS_API struct gears_vm *gears_vm__adopt(const struct gears_vm_adopt_opts *o);
  * it). 0 or -errno (what could not be undone). */
 GEARS_API int gears_vm__unadopt(struct gears_vm *vm, bool keep_region);
 GEARS_API bool gears_vm__adopted(const struct gears_vm *vm);
+/* The adopter of a VM reached through a transport (monitor set): the QMP
+ * connection other tools get, through qmp-tool.sock. */
+GEARS_API bool gears_vm__serves_qmp(const struct gears_vm *vm);
 /* Why the VM has no GEARS region ("" when it has one). */
 GEARS_API const char *gears_vm__region_why(const struct gears_vm *vm);
 /* Launched VM: stop QEMU if it still runs (quit, then SIGKILL after 3 s) and

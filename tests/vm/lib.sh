@@ -87,3 +87,36 @@ ps_compare() {
 	extra=$(comm -13 "$TMP/union" "$TMP/ours")
 	[ -z "$extra" ] || fail "gears ps shows tasks the guest never listed: $extra"
 }
+
+# ---- a guest reached only through its serial console (a QEMU that gears did
+# not start): QEMU's -serial pipe:$TMP/con, its output appended to
+# $TMP/con.log, its input on fd 7 ----
+console() { tr -d '\r' <"$TMP/con.log"; }
+
+# shell_wait PID LOG: until the default image's shell is up on the console
+# (PID: the process that must stay alive meanwhile; LOG: its output, shown
+# if it does not come up).
+shell_wait() {
+	i=0
+	until console | grep -q "built-in shell"; do
+		i=$((i + 1))
+		[ $i -lt 1200 ] && kill -0 "$1" 2>/dev/null || fail "the guest did not boot: $(tail -c 2000 "$2")"
+		sleep 0.1
+	done
+}
+
+# gsh CMD: type CMD at the guest's shell; its output (between two markers
+# that the echoed command line itself does not contain).
+echo 0 >"$TMP/n"
+gsh() {	# (often in $(...): the counter lives in a file)
+	N=$(($(cat "$TMP/n") + 1))
+	echo $N >"$TMP/n"
+	printf 'echo @@B""%d; %s; echo @@E""%d\n' $N "$1" $N >&7
+	i=0
+	until console | grep -qx "@@E$N"; do
+		i=$((i + 1))
+		[ $i -lt 900 ] || fail "the guest did not answer '$1'"
+		sleep 0.1
+	done
+	console | awk -v b="@@B$N" -v e="@@E$N" '$0 == e { p = 0 } p { print } $0 == b { p = 1 }'
+}

@@ -39,30 +39,7 @@ qmp() {	# qmp JSON...: QEMU's own monitor, under the VM's QMP lock when attached
 hmp() {
 	qmp "{\"execute\":\"human-monitor-command\",\"arguments\":{\"command-line\":\"$1\"}}"
 }
-console() { tr -d '\r' <"$TMP/con.log"; }
-
-# gsh CMD: type CMD at the guest's shell; its output (between two markers
-# that the echoed command line itself does not contain).
-echo 0 >"$TMP/n"
-gsh() {	# (often in $(...): the counter lives in a file)
-	N=$(($(cat "$TMP/n") + 1))
-	echo $N >"$TMP/n"
-	printf 'echo @@B""%d; %s; echo @@E""%d\n' $N "$1" $N >&7
-	i=0
-	until console | grep -qx "@@E$N"; do
-		i=$((i + 1))
-		[ $i -lt 900 ] || fail "the guest did not answer '$1'"
-		sleep 0.1
-	done
-	console | awk -v b="@@B$N" -v e="@@E$N" '$0 == e { p = 0 } p { print } $0 == b { p = 1 }'
-}
-
-i=0
-until console | grep -q "built-in shell"; do
-	i=$((i + 1))
-	[ $i -lt 1200 ] && kill -0 "$QEMU_PID" 2>/dev/null || fail "the guest did not boot: $(cat "$TMP/qemu.log")"
-	sleep 0.1
-done
+shell_wait "$QEMU_PID" "$TMP/qemu.log"
 gsh 'sleep 100000 & echo $! >/tmp/sleep.pid' >/dev/null
 spid=$(gsh 'cat /tmp/sleep.pid')
 
@@ -84,7 +61,7 @@ text text.before
 # --- attach
 "$GEARS" attach "$VM" --qmp "$QMP" >"$TMP/attach.out" 2>&1 || fail "gears attach: $(cat "$TMP/attach.out")"
 ATTACHED=1
-grep -q "memory process, GEARS region hot-plugged" "$TMP/attach.out" || fail "attach said: $(cat "$TMP/attach.out")"
+grep -q "memory process, GEARS region in place" "$TMP/attach.out" || fail "attach said: $(cat "$TMP/attach.out")"
 qpid=$("$GEARS" kernel --json "$VM" | jq -r .memory) || fail "gears kernel failed"
 [ "$qpid" = process ] || fail "gears kernel says memory '$qpid', not process"
 "$GEARS" attach "$VM-2" --qmp "$QMP" >"$TMP/again" 2>&1 && fail "a second attach to one QEMU was accepted"
