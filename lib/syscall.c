@@ -1201,3 +1201,98 @@ int gears_sc__poll(struct gears_sc *sc, int timeout_us)
 		}
 	}
 }
+
+/* ---- after removal: tasks still inside the slow path ---- */
+
+#define PT_REGS_SIZE	168u	/* struct pt_regs on x86-64 */
+#define PT_REGS_CS	136u
+struct frames_ctx {
+	struct gears_linux *l;
+	uint64_t cookie;
+	long stack_off;
+	int live;
+	struct gears_sc *wake;	/* wake the tasks found inside (NULL: count only) */
+};
+
+/* User CS of a 64-bit or compat task: what a pt_regs at the top of its stack holds. */
+static bool user_cs(uint64_t cs)
+{
+	return (cs & 0xffff) == 0x33 || (cs & 0xffff) == 0x23;
+}
+
+static int frame_of_task(const struct gears_task *t, void *vctx)
+{
+	struct frames_ctx *c = vctx;
+	uint64_t stack, cs, magic;
+
+	if (t->kthread || !t->mm)
+		return 0;
+	if (gears_linux__read_u64(c->l, t->addr + (uint64_t)c->stack_off, &stack)) {
+		c->live++;
+		return 0;
+	}
+	/* THREAD_SIZE is 16 KiB (32 KiB with KASAN): the one whose top holds a user pt_regs. */
+	for (uint64_t size = 16384; size <= 32768; size *= 2) {
+		uint64_t regs = stack + size - PT_REGS_SIZE;
+
+		if (gears_linux__read_u64(c->l, regs + PT_REGS_CS, &cs) || !user_cs(cs))
+			continue;
+		if (!gears_linux__read_u64(c->l, regs - 8 - GEARS_SC_FRAME, &magic) && magic != c->cookie)
+			return 0;
+		break;
+	}
+	c->live++;
+	if (c->wake && t->state != 'R' && sc_wake_task(c->wake, t))
+		pr_info("waking task %d out of the stub: %s", t->pid, gears_last_error());
+	return 0;
+}
+
+static int frames_live(struct gears_vm *vm, struct gears_sc *wake)
+{
+	struct frames_ctx c = { .l = gears_vm__linux(vm), .wake = wake };
+	struct gears_sc_ctl *ctl;
+	uint8_t *host = gears_vm__region(vm);
+	int n;
+
+	if (!c.l || !host)
+		return -errno;
+	ctl = (struct gears_sc_ctl *)(host + GEARS_SC_CTL_OFF);
+	c.cookie = __atomic_load_n(&ctl->cookie, __ATOMIC_ACQUIRE);
+	if (!c.cookie)
+		return 0;	/* never installed */
+	/* Without the exit hook the slow path marks no frame: nothing to tell by. */
+	if (!__atomic_load_n(&ctl->orig_exit, __ATOMIC_ACQUIRE))
+		return gears_err(ENOTSUP, "the stub ran without its exit hook: its frames are unmarked");
+	c.stack_off = gears_linux__offsetof(c.l, "task_struct", "stack");
+	if (c.stack_off < 0)
+		return gears_err(ENOENT, "no task_struct.stack in the guest's BTF");
+	n = gears_linux__for_each_task(c.l, true, 100000, frame_of_task, &c);
+	return n < 0 ? n : c.live;
+}
+
+int gears_sc__frames_live(struct gears_vm *vm)
+{
+	return frames_live(vm, NULL);
+}
+
+int gears_sc__release(struct gears_sc *sc, int timeout_ms)
+{
+	uint64_t until = gears_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	int live, r;
+
+	inject_reap(sc, true);
+	sc->nh = 0;
+	sc->nhc = 0;
+	if (sc->bps)
+		sc_bps_remove(sc);
+	if (sc->stub && (r = stub_remove(sc)))
+		return r;
+	/* Wake the sleepers once (their calls restart, now past the stub), then
+	 * let the others come back on their own. */
+	live = frames_live(sc->vm, sc);
+	while (live > 0 && gears_now_ns() < until) {
+		nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000000 }, NULL);
+		live = frames_live(sc->vm, NULL);
+	}
+	return live;
+}

@@ -8,26 +8,10 @@ vm_start --smp 2
 guest sh -c 'for i in 1 2 3; do sleep 100000 & done; exec >/dev/null 2>&1' || fail "spawn"
 
 # --- ps: compare (pid, ppid, comm) with the guest's ps, taken before and after ours.
-# /proc shows workqueue workers as "kworker/0:1-events" (the kernel appends the
-# queue's name); task_struct.comm, which we read, is "kworker/0:1".
-guest_ps() {
-	guest ps -o pid,ppid,comm | tail -n +2 |
-		awk '{ c = $3; if (c ~ /^kworker\//) sub(/[-+][^\/]*$/, "", c); print $1, $2, c }' | sort
-}
-guest_ps >"$TMP/before"
+guest ps -o pid,ppid,comm | ps_norm >"$TMP/before"
 "$GEARS" ps "$VM" --json >"$TMP/ps.json" || fail "gears ps failed"
-guest_ps >"$TMP/after"
-jq -r '.[] | "\(.pid) \(.ppid) \(.comm)"' "$TMP/ps.json" | sort >"$TMP/ours"
-[ "$(wc -l <"$TMP/ours")" -gt 20 ] || fail "gears ps listed too few tasks"
-# Every process present in both guest snapshots must be in ours with the same
-# ppid and comm; everything we list must be in one of the snapshots (the two `ps`
-# processes themselves excepted: they exist only while the guest lists).
-comm -12 "$TMP/before" "$TMP/after" >"$TMP/stable"
-missing=$(comm -23 "$TMP/stable" "$TMP/ours")
-[ -z "$missing" ] || fail "gears ps misses: $missing"
-sort -u "$TMP/before" "$TMP/after" >"$TMP/union"
-extra=$(comm -13 "$TMP/union" "$TMP/ours")
-[ -z "$extra" ] || fail "gears ps shows tasks the guest never listed: $extra"
+guest ps -o pid,ppid,comm | ps_norm >"$TMP/after"
+ps_compare
 n_sleep=$(jq '[.[] | select(.comm == "sleep")] | length' "$TMP/ps.json")
 [ "$n_sleep" -ge 3 ] || fail "expected 3 sleep processes, saw $n_sleep"
 ok "ps matches the guest's ps ($(wc -l <"$TMP/stable") stable processes)"
