@@ -43,7 +43,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototy
 CFLAGS  := -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -Iinclude -Ilib -Isupervisor -Ibuild/gen -Iguest/include -D_GNU_SOURCE \
            -fvisibility=hidden -fPIC $(PKG_CFLAGS) \
            -DGEARS_IMAGE_DIR='"$(ROOT)/build/image"' -DGEARS_GUEST_DIR='"$(ROOT)/build/guest"' \
-           $(EXTRA_CFLAGS)
+           -DGEARS_SRC_DIR='"$(ROOT)"' $(EXTRA_CFLAGS)
 LDLIBS  := $(PKG_LIBS) -lelf -lz -lpthread
 LDFLAGS := $(SANFLAGS)
 
