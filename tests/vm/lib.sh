@@ -58,6 +58,30 @@ guest() {
 	"$GEARS" exec "$VM" -- "$@"
 }
 
+# guest_ps: "PID PPID NAME" of every task, sorted, from the guest's /proc: names in
+# full, as /proc has them (ps in busybox cuts them at 15 characters).
+guest_ps() {
+	guest sh -c 'for p in /proc/[0-9]*; do
+		pp=; while read -r k v; do [ "$k" = PPid: ] && pp=$v && break; done <$p/status &&
+		read -r c <$p/comm && echo "${p#/proc/} $pp $c"
+	done 2>/dev/null' | sort
+}
+
+# ps_compare: $TMP/ours (gears ps as "PID PPID NAME") against $TMP/before and
+# $TMP/after (guest_ps taken around it): every task in both snapshots is in ours,
+# alike; everything we list is in one of them; and some kernel thread's name is
+# longer than task_struct.comm's 15 characters (so full names were compared).
+ps_compare() {
+	comm -12 "$TMP/before" "$TMP/after" >"$TMP/stable"
+	missing=$(comm -23 "$TMP/stable" "$TMP/ours")
+	[ -z "$missing" ] || fail "gears ps misses: $missing"
+	sort -u "$TMP/before" "$TMP/after" >"$TMP/union"
+	extra=$(comm -13 "$TMP/union" "$TMP/ours")
+	[ -z "$extra" ] || fail "gears ps shows tasks the guest never listed: $extra"
+	awk '$2 == 2 && length($3) > 15 { n++ } END { exit !n }' "$TMP/stable" ||
+		fail "no stable kernel thread with a name over 15 characters to compare"
+}
+
 vm_stop() {
 	"$GEARS" stop "$VM" >/dev/null 2>&1
 	wait "$VM_PID" 2>/dev/null
