@@ -289,7 +289,7 @@ build/bench/%: bench/%.c build/libgears.a | $(GEN)
 	$(call say,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< build/libgears.a $(LDLIBS)
 
-bench: deps all image payloads $(BENCH_BINS)
+bench: deps all $(VMTEST_IMAGES) payloads $(BENCH_BINS)
 	@GEARS=$(ROOT)/build/gears ./bench/run.sh
 
 demo: deps
