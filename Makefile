@@ -45,7 +45,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototy
 CFLAGS  := -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -Iinclude -Ilib -Isupervisor -Ibuild/gen -Iguest/include -D_GNU_SOURCE \
            -fvisibility=hidden -fPIC $(PKG_CFLAGS) \
            -DGEARS_IMAGE_DIR='"$(ROOT)/build/image"' -DGEARS_GUEST_DIR='"$(ROOT)/build/guest"' \
-           $(EXTRA_CFLAGS)
+           -DGEARS_SRC_DIR='"$(ROOT)"' $(EXTRA_CFLAGS)
 LDLIBS  := $(PKG_LIBS) -lelf -lz -lpthread
 LDFLAGS := $(SANFLAGS)
 
@@ -187,9 +187,11 @@ else
 IMAGE_DIR := build/image-$(KERNEL)
 KMOD_DIR  := $(IMAGE_DIR)/modules
 endif
-# The PREEMPT_RT kernel the VM tests boot once (tests/vm/test_rt.sh); when it cannot be
-# downloaded the image build says why in its `unavailable` file and that test skips.
-RT_KERNEL := linux-image-rt-amd64
+# The kernels of the VM tests' smoke matrix (tests/vm/test_kernel_*.sh: one boot each;
+# test_rt.sh boots the PREEMPT_RT one again). One that cannot be downloaded says why in
+# its image's `unavailable` file, and its tests skip with that reason.
+MATRIX_KERNELS := linux-image-cloud-amd64 linux-image-amd64 linux-image-rt-amd64 \
+	linux-image-6.12-cloud-amd64 linux-image-6.12-amd64 linux-image-6.12-rt-amd64
 
 # guest/modules/NAME.c -> $(KMOD_DIR)/NAME.ko, built by kbuild against
 # /usr/src/linux-headers-REL (scripts/install-deps.sh installs it), REL being the
@@ -272,11 +274,14 @@ fuzz: $(FUZZ_BINS)
 # The disk-guest test needs the Debian disk, which only root can build.
 VMTEST_IMAGES := image $(if $(filter 0,$(shell id -u)),image-debian)
 vmtest: $(O)/gears $(VMTEST_IMAGES) payloads
-	@$(MAKE) -s KERNEL=$(RT_KERNEL) initrd || \
-		echo "vmtest: no $(RT_KERNEL) image ($$(cat build/image-$(RT_KERNEL)/unavailable 2>/dev/null || echo 'build failed')): its test will skip" >&2
+	@for k in $(filter-out $(DEFAULT_KERNEL),$(MATRIX_KERNELS)); do \
+		$(MAKE) -s KERNEL=$$k image || \
+		echo "vmtest: no $$k image ($$(cat build/image-$$k/unavailable 2>/dev/null || echo 'build failed')): its tests will skip" >&2; \
+	done
 	@GEARS=$(ROOT)/$(O)/gears ./tests/run-vm.sh
 
-test: deps
+test:
+	@KERNEL="$(MATRIX_KERNELS)" ./scripts/install-deps.sh
 	$(MAKE) SAN=1 all unit
 	$(MAKE) fuzz
 	$(MAKE) SAN=1 vmtest
@@ -286,7 +291,7 @@ build/bench/%: bench/%.c bench/bench.h build/libgears.a | $(GEN)
 	$(call say,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< build/libgears.a $(LDLIBS)
 
-bench: deps all image payloads $(BENCH_BINS)
+bench: deps all $(VMTEST_IMAGES) payloads $(BENCH_BINS)
 	@GEARS=$(ROOT)/build/gears ./bench/run.sh
 
 demo: deps

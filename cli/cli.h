@@ -36,6 +36,10 @@ unsigned long long cli_parse_size(const char *s);
 struct gears_vm;
 struct gears_linux;
 struct gears_linux *cli_open_kernel(const char *name, struct gears_vm **vm);
+/* gears run --kernel-package PKG: build (or find cached) the image of Debian
+ * kernel package PKG with the project's image build; its kernel and initrd
+ * paths. 0, or 1 after reporting the error. */
+int cli_kernel_package(const char *pkg, char *kernel, size_t kn, char *initrd, size_t in);
 /* Standard "--help" handling for a command. */
 int cli_usage(const struct gears_cmd *c, FILE *f);
 

@@ -20,30 +20,35 @@ static void help(FILE *f)
 		   "  -T, --threads   one line per thread (TID column)\n"
 		   "  --no-kthreads   leave out kernel threads\n"
 		   "  --json          an array of {pid, tid, ppid, uid, state, comm, kthread}\n"
+		   "COMM is the name /proc shows: a kernel thread's full name (not the 15\n"
+		   "characters of task_struct.comm), a workqueue worker's with +QUEUE/-QUEUE.\n"
 		   "  --stop          pause the VM while reading, for an exact snapshot\n");
 }
 
 struct ps_ctx {
 	json_t *arr;
+	struct gears_linux *l;
 	bool threads, no_kthreads;
 };
 
 static int show(const struct gears_task *t, void *vctx)
 {
 	struct ps_ctx *c = vctx;
+	char name[64];
 
 	if (c->no_kthreads && t->kthread)
 		return 0;
+	gears_linux__task_name(c->l, t, name, sizeof(name));
 	if (json_mode) {
 		json_array_append_new(c->arr, json_pack("{s:i, s:i, s:i, s:i, s:s#, s:s, s:b}",
 			"pid", t->tgid, "tid", t->pid, "ppid", t->ppid, "uid", (int)t->uid,
-			"state", &t->state, 1, "comm", t->comm, "kthread", t->kthread));
+			"state", &t->state, 1, "comm", name, "kthread", t->kthread));
 	} else if (c->threads) {
 		printf("%7d %7d %7d %5u %c    %s%s%s\n", t->tgid, t->pid, t->ppid, t->uid, t->state,
-		       t->kthread ? "[" : "", t->comm, t->kthread ? "]" : "");
+		       t->kthread ? "[" : "", name, t->kthread ? "]" : "");
 	} else {
 		printf("%7d %7d %5u %c    %s%s%s\n", t->tgid, t->ppid, t->uid, t->state,
-		       t->kthread ? "[" : "", t->comm, t->kthread ? "]" : "");
+		       t->kthread ? "[" : "", name, t->kthread ? "]" : "");
 	}
 	return 0;
 }
@@ -84,6 +89,7 @@ static int run(int argc, char **argv)
 		goto out;
 	}
 	c.arr = json_array();
+	c.l = l;
 	if (!json_mode && c.threads)
 		printf("%7s %7s %7s %5s %-4s %s\n", "PID", "TID", "PPID", "UID", "STAT", "COMM");
 	else if (!json_mode)

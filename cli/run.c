@@ -53,6 +53,9 @@ static void help(FILE *f)
 		"  --mem SIZE         guest RAM, e.g. 512M, 2G (default 512M)\n"
 		"  --kernel FILE      guest kernel (default: the project's Debian kernel)\n"
 		"  --initrd FILE      initramfs (default: the project's image)\n"
+		"  --kernel-package PKG  the project's image around Debian kernel package PKG (e.g.\n"
+		"                     linux-image-6.12-amd64): downloaded and built on first use\n"
+		"                     (make initrd KERNEL=PKG), cached in build/image-PKG\n"
 		"  --append STRING    kernel command line (default: console=ttyS0 quiet panic=-1\n"
 		"                     no_timer_check)\n"
 		"  --disk FILE        a disk image (raw or qcow2) as a virtio disk; without --kernel\n"
@@ -90,7 +93,7 @@ static void help(FILE *f)
 }
 
 enum { OPT_NAME = 1000, OPT_SMP, OPT_MEM, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_ACCEL, OPT_TIMING,
-       OPT_HOLD, OPT_QEMU_ARG, OPT_CWD, OPT_DISK, OPT_SNAPSHOT, OPT_CPU, OPT_JSON, OPT_PRETTY, OPT_SERVICE };
+       OPT_HOLD, OPT_QEMU_ARG, OPT_CWD, OPT_DISK, OPT_SNAPSHOT, OPT_CPU, OPT_KPKG, OPT_JSON, OPT_PRETTY, OPT_SERVICE };
 
 /* The option table: ours, then every service's (index OPT_SERVICE + k). */
 static int build_options(struct option *opts, int max, const struct sup_service **svc_of,
@@ -104,6 +107,7 @@ static int build_options(struct option *opts, int max, const struct sup_service 
 		{ "hold", no_argument, 0, OPT_HOLD }, { "qemu-arg", required_argument, 0, OPT_QEMU_ARG },
 		{ "cwd", required_argument, 0, OPT_CWD }, { "disk", required_argument, 0, OPT_DISK },
 		{ "snapshot", no_argument, 0, OPT_SNAPSHOT }, { "cpu", required_argument, 0, OPT_CPU },
+		{ "kernel-package", required_argument, 0, OPT_KPKG },
 		{ "json", no_argument, 0, OPT_JSON }, { "pretty", no_argument, 0, OPT_PRETTY },
 	};
 	const struct sup_service *const *svc;
@@ -177,6 +181,8 @@ static int run(int argc, char **argv)
 	static const char *qemu_args[MAX_QEMU_ARGS + 1];
 	GEARS_OPTS(gears_vm_opts, vo);
 	struct sup_run_opts ro = { .vm = &vo, .opts = pending };
+	static char kpkg_kernel[PATH_MAX], kpkg_initrd[PATH_MAX];
+	const char *kpkg = NULL;
 	int c, nq = 0, seen[128] = { 0 };
 
 	build_options(opts, 128, svc_of, opt_of);
@@ -212,6 +218,7 @@ static int run(int argc, char **argv)
 		case OPT_DISK: vo.disk = optarg; break;
 		case OPT_SNAPSHOT: vo.snapshot = true; break;
 		case OPT_CPU: vo.cpu = optarg; break;
+		case OPT_KPKG: kpkg = optarg; break;
 		case OPT_JSON: case OPT_PRETTY: break;
 		default:
 			if (c < OPT_SERVICE || c >= OPT_SERVICE + 128)
@@ -227,6 +234,14 @@ static int run(int argc, char **argv)
 	}
 	if (optind < argc)
 		ro.cmd = argv + optind;
+	if (kpkg) {
+		if (vo.kernel || vo.initrd)
+			return cli_error("--kernel-package gives the kernel and initrd: no --kernel or --initrd with it");
+		if (cli_kernel_package(kpkg, kpkg_kernel, sizeof(kpkg_kernel), kpkg_initrd, sizeof(kpkg_initrd)))
+			return 1;
+		vo.kernel = kpkg_kernel;
+		vo.initrd = kpkg_initrd;
+	}
 	if (vo.snapshot && !vo.disk)
 		return cli_error("--snapshot needs --disk");
 	if (vo.disk && !vo.kernel && ro.cmd)
@@ -239,7 +254,7 @@ static int run(int argc, char **argv)
 
 const struct gears_cmd cmd_run = {
 	.name = "run",
-	.args = "[--name NAME] [--smp N] [--mem SIZE] [--kernel F --initrd F --append S] "
+	.args = "[--name NAME] [--smp N] [--mem SIZE] [--kernel F --initrd F | --kernel-package PKG] [--append S] "
 		"[--accel auto|tcg|kvm] [--timing] [--qemu-arg ARG]... [SERVICE OPTIONS] [-- CMD ARGS...]",
 	.summary = "boot a guest on QEMU; run CMD in it, or give a console",
 	.run = run,

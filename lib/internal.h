@@ -15,8 +15,11 @@
 #include <gears/mem.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-/* x86-64: addresses from here up are the kernel's (canonical upper half). */
-#define KERNEL_HALF 0xffff800000000000ull
+/* x86-64: addresses from here up are the kernel's: the canonical upper half of a
+ * 57-bit space (5-level paging, where the direct map, vmalloc space and kernel
+ * stacks lie below 0xffff800000000000). With 4-level paging the addresses between
+ * this and 0xffff800000000000 are not canonical: the page walker refuses them. */
+#define KERNEL_HALF 0xff00000000000000ull
 /* ... and below this user space's (47-bit; 5-level paging's larger space is
  * only given to processes that ask for it). */
 #define USER_TOP 0x0000800000000000ull

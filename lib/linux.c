@@ -19,6 +19,8 @@
 #include "internal.h"
 
 #define PF_KTHREAD 0x00200000u
+#define PF_WQ_WORKER 0x00000020u
+#define PROC_NAME_MAX 64	/* proc_task_name()'s buffer */
 #define SCAN_WINDOW (256ull << 20)	/* kallsyms is within this of kernel text */
 /* The fields of a task_struct GEARS reads lie within this many bytes (6.1: ~3 KiB
  * apart in a 10 KiB struct); BTF offsets spread wider are refused. */
@@ -629,15 +631,124 @@ int gears_linux__for_each_task(struct gears_linux *l, bool threads, int max,
 	return count;
 }
 
-/* ---- syscall signatures (ftrace metadata) ---- */
-
-#define SIG_MAX_NR 1024
-
+/*
+ * The name /proc gives a task. task_struct.comm holds 15 characters; for a kernel
+ * thread /proc shows its full name, kept in its struct kthread (task_struct.
+ * worker_private, 5.17+) as `full_name`. A workqueue worker (PF_WQ_WORKER) is named
+ * by the workqueue code instead: from its comm on kernels without
+ * `format_worker_id` (6.1: a rescuer of a long-named queue shows 15 characters),
+ * from the worker's own identity where that function exists (6.10+: the name it
+ * was created with, i.e. its full name); either way /proc appends "+DESC" (running
+ * a work item) or "-DESC" (idle) from its struct worker (kthread.data), DESC being
+ * the queue it last served. Which kind of kernel this is comes from its kallsyms,
+ * not its version. Each object is copied once; what it holds is guest data,
+ * bounded and checked, and anything missing or unreadable leaves the part it would
+ * have given out.
+ */
 static void read_cstr(struct gears_linux *l, uint64_t va, char *out, size_t max)
 {
 	if (!va || gears_vmem__read_str(l->mem, l->cr3, l->levels, va, out, max) < 0)
 		out[0] = 0;
 }
+
+struct kname_offs {
+	long worker_private, flags, full_name, data, desc, current_work, pool;
+	size_t desc_len;
+	bool worker_full_name;	/* a workqueue worker's base name is its full name */
+};
+
+static int kname_offsets(struct gears_linux *l, struct kname_offs *o)
+{
+	uint64_t sym;
+
+	o->worker_private = gears_linux__offsetof(l, "task_struct", "worker_private");
+	o->flags = l->o_flags;
+	o->full_name = gears_linux__offsetof(l, "kthread", "full_name");
+	o->data = gears_linux__offsetof(l, "kthread", "data");
+	o->desc = gears_linux__offsetof(l, "worker", "desc");
+	o->current_work = gears_linux__offsetof(l, "worker", "current_work");
+	o->pool = gears_linux__offsetof(l, "worker", "pool");
+	/* At most this much is read: the kernel keeps desc NUL-terminated within its
+	 * WORKER_DESC_LEN (24 in 6.1 and 6.12), so the exact size (BTF would load the
+	 * whole type table on a warm `gears ps`) is not needed. */
+	o->desc_len = 32;
+	o->worker_full_name = !gears_linux__sym(l, "format_worker_id", &sym);
+	return o->worker_private < 0 || o->full_name < 0 ? -ENOENT : 0;
+}
+
+/* " desc" of a worker at `worker` into out (empty when it has none). */
+static void worker_suffix(struct gears_linux *l, const struct kname_offs *o, uint64_t worker,
+			  char *out, size_t n)
+{
+	long lo, hi;
+	uint8_t buf[256];
+	uint64_t cur, pool;
+	char desc[32];
+
+	out[0] = 0;
+	if (o->desc < 0 || o->current_work < 0 || o->pool < 0 || !worker)
+		return;
+	lo = GEARS_MIN(o->desc, GEARS_MIN(o->current_work, o->pool));
+	hi = GEARS_MAX(o->desc + (long)o->desc_len, GEARS_MAX(o->current_work, o->pool) + 8);
+	if (hi - lo > (long)sizeof(buf) || gears_linux__read(l, worker + (uint64_t)lo, buf, (size_t)(hi - lo)))
+		return;
+	memcpy(&cur, buf + (o->current_work - lo), 8);
+	memcpy(&pool, buf + (o->pool - lo), 8);
+	memcpy(desc, buf + (o->desc - lo), o->desc_len);
+	desc[GEARS_MIN(o->desc_len, sizeof(desc)) - 1] = 0;
+	if (pool && desc[0])
+		snprintf(out, n, "%c%s", cur ? '+' : '-', desc);
+}
+
+int gears_linux__task_name(struct gears_linux *l, const struct gears_task *t, char *buf, size_t n)
+{
+	struct kname_offs o;
+	uint64_t kt = 0, full = 0, data = 0;
+	uint32_t flags = 0;
+	char name[PROC_NAME_MAX], suffix[PROC_NAME_MAX];
+	uint8_t kb[256];
+	size_t cap, a, b;
+	long lo, hi;
+
+	if (!n)
+		return -EINVAL;
+	snprintf(name, sizeof(name), "%s", t->comm);
+	suffix[0] = 0;
+	/* worker_private and flags: one read each (their own copy; t's comm and
+	 * kthread came from the walk's copy of the task) */
+	if (t->kthread && !task_offsets(l) && !kname_offsets(l, &o) &&
+	    !gears_linux__read_u64(l, t->addr + (uint64_t)o.worker_private, &kt) && kt >= KERNEL_HALF &&
+	    !gears_linux__read(l, t->addr + (uint64_t)o.flags, &flags, 4)) {
+		lo = o.data < 0 ? o.full_name : GEARS_MIN(o.full_name, o.data);
+		hi = (o.data < 0 ? o.full_name : GEARS_MAX(o.full_name, o.data)) + 8;
+		if (hi - lo <= (long)sizeof(kb) && !gears_linux__read(l, kt + (uint64_t)lo, kb, (size_t)(hi - lo))) {
+			memcpy(&full, kb + (o.full_name - lo), 8);
+			if (o.data >= 0)
+				memcpy(&data, kb + (o.data - lo), 8);
+		}
+		if (full && (!(flags & PF_WQ_WORKER) || o.worker_full_name)) {
+			char fn[PROC_NAME_MAX];
+
+			read_cstr(l, full, fn, sizeof(fn));
+			if (fn[0])
+				snprintf(name, sizeof(name), "%s", fn);
+		}
+		if (flags & PF_WQ_WORKER)
+			worker_suffix(l, &o, data, suffix, sizeof(suffix));
+	}
+	/* Like proc_task_name(): the whole at most 63 characters. */
+	cap = GEARS_MIN(n, (size_t)PROC_NAME_MAX) - 1;
+	a = strnlen(name, cap);
+	memcpy(buf, name, a);
+	b = strnlen(suffix, cap - a);
+	memcpy(buf + a, suffix, b);
+	buf[a + b] = 0;
+	return 0;
+}
+
+/* ---- syscall signatures (ftrace metadata) ---- */
+
+#define SIG_MAX_NR 1024
 
 static int load_sigs(struct gears_linux *l)
 {

@@ -73,8 +73,11 @@ fetch() {
 			say "apt-get download $1 failed; updating the package lists and retrying"
 			$SUDO apt-get update -q >/dev/null
 			# shellcheck disable=SC2086
-			(cd "$OUT/dl" && apt-get download -q $APT_OPTS "$1" >/dev/null) ||
+			if ! (cd "$OUT/dl" && apt-get download -q $APT_OPTS "$1" >/dev/null); then
+				apt-cache show "$pkg" >/dev/null 2>&1 ||
+					unavailable "no package $pkg in the archive (apt-cache knows no such package)"
 				unavailable "cannot download $1 (apt-get download failed)"
+			fi
 		fi
 		deb=$(find_deb "$pkg")
 		[ -n "$deb" ] || die "apt-get download $1 left no .deb in $OUT/dl"

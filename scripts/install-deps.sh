@@ -18,44 +18,56 @@ need_root() {
 		{ echo "install-deps: need root or sudo to $1" >&2; exit 1; }
 }
 
-# The guest kernel's headers, for building guest kernel modules: linux-headers-REL,
-# REL being the guest kernel's release. KERNEL names the guest kernel package
-# (default linux-image-cloud-amd64, the default image; `make deps KERNEL=PKG` for
-# another). Found as the image build finds it: the release an existing image recorded
+# The guest kernels' headers, for building guest kernel modules: linux-headers-REL,
+# REL being a guest kernel's release. KERNEL names the guest kernel packages, one or
+# more separated by spaces (default linux-image-cloud-amd64, the default image; `make
+# deps KERNEL=PKG` for another; `make test` asks for every kernel of the VM tests'
+# matrix). Found as the image build finds it: the release an existing image recorded
 # in its `release` file (build/image, or build/image-PKG for another package), else
 # the versioned package PKG depends on (linux-image-REL), read from the package lists
-# (updated first when they do not know PKG yet).
+# (updated first when they do not know PKG yet). A package the archive does not have
+# is left out with a warning: the tests of that kernel skip, saying why.
 KERNEL=${KERNEL:-linux-image-cloud-amd64}
-case $KERNEL in
-linux-image-*) ;;
-*) echo "install-deps: KERNEL=$KERNEL is not a linux-image-* package" >&2; exit 2 ;;
-esac
-if [ "$KERNEL" = linux-image-cloud-amd64 ]; then
-	IMAGE_DIR=$(dirname "$0")/../build/image
-else
-	IMAGE_DIR=$(dirname "$0")/../build/image-$KERNEL
-fi
+for k in $KERNEL; do
+	case $k in
+	linux-image-*) ;;
+	*) echo "install-deps: KERNEL=$k is not a linux-image-* package" >&2; exit 2 ;;
+	esac
+done
+# kernel_release PKG
 kernel_release() {
-	if [ -s "$IMAGE_DIR/release" ]; then
-		cat "$IMAGE_DIR/release"
+	if [ "$1" = linux-image-cloud-amd64 ]; then
+		image_dir=$(dirname "$0")/../build/image
+	else
+		image_dir=$(dirname "$0")/../build/image-$1
+	fi
+	if [ -s "$image_dir/release" ]; then
+		cat "$image_dir/release"
 		return
 	fi
 	# A versioned package is its own release; a meta package depends on one.
-	case $KERNEL in
-	linux-image-[0-9]*.[0-9]*-[0-9]*-*) echo "${KERNEL#linux-image-}"; return ;;
+	case $1 in
+	linux-image-[0-9]*.[0-9]*-[0-9]*-*) echo "${1#linux-image-}"; return ;;
 	esac
-	apt-cache depends "$KERNEL" 2>/dev/null |
+	apt-cache depends "$1" 2>/dev/null |
 		sed -n 's/^ *|\{0,1\}Depends: linux-image-\([^ <>]*\)$/\1/p' | head -n 1
 }
-REL=$(kernel_release)
-if [ -z "$REL" ]; then
-	echo "install-deps: package lists do not know $KERNEL; updating them" >&2
-	need_root "update the package lists"
-	$SUDO apt-get -o DPkg::Lock::Timeout=900 update -q
-	REL=$(kernel_release)
-	[ -n "$REL" ] || { echo "install-deps: cannot find the release of $KERNEL" >&2; exit 1; }
-fi
-PKGS="$PKGS linux-headers-$REL"
+updated=0
+for k in $KERNEL; do
+	REL=$(kernel_release "$k")
+	if [ -z "$REL" ] && [ $updated = 0 ]; then
+		echo "install-deps: package lists do not know $k; updating them" >&2
+		need_root "update the package lists"
+		$SUDO apt-get -o DPkg::Lock::Timeout=900 update -q
+		updated=1
+		REL=$(kernel_release "$k")
+	fi
+	if [ -z "$REL" ]; then
+		echo "install-deps: warning: cannot find the release of $k: no headers for it" >&2
+		continue
+	fi
+	PKGS="$PKGS linux-headers-$REL"
+done
 
 missing=""
 for p in $PKGS; do

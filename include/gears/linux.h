@@ -73,6 +73,10 @@ struct gears_task {
 	uint64_t pgd;		/* mm->pgd as a guest-physical CR3 value (0 if no mm) */
 };
 
+/* The name /proc shows for task t (at most 63 characters + NUL in buf): a kernel
+ * thread's full name (comm keeps 15 characters), a workqueue worker's with "+QUEUE"
+ * or "-QUEUE" as /proc appends it; comm for any other task. 0, -EINVAL (n == 0). */
+GEARS_API int gears_linux__task_name(struct gears_linux *l, const struct gears_task *t, char *buf, size_t n);
 /* Fill *t from the task_struct at `addr`. */
 GEARS_API int gears_linux__task(struct gears_linux *l, uint64_t addr, struct gears_task *t);
 /* The task running on vCPU `cpu`. */

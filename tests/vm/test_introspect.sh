@@ -7,10 +7,15 @@ vm_start --smp 2
 # A few processes with known names, so the list is not only kernel threads.
 guest sh -c 'for i in 1 2 3; do sleep 100000 & done; exec >/dev/null 2>&1' || fail "spawn"
 
-# --- ps: compare (pid, ppid, comm) with the guest's ps, taken before and after ours.
-guest ps -o pid,ppid,comm | ps_norm >"$TMP/before"
+# --- ps: compare (pid, ppid, name) with the guest's /proc, taken before and after
+# ours. Names in full, as /proc has them: a kernel thread's whole name
+# (rcu_tasks_kthread; task_struct.comm holds 15 characters), a workqueue worker's
+# with its queue (kworker/0:1-events). Busybox ps would cut them at 15.
+guest_ps >"$TMP/before"
 "$GEARS" ps "$VM" --json >"$TMP/ps.json" || fail "gears ps failed"
-guest ps -o pid,ppid,comm | ps_norm >"$TMP/after"
+guest_ps >"$TMP/after"
+jq -r '.[] | "\(.pid) \(.ppid) \(.comm)"' "$TMP/ps.json" | sort >"$TMP/ours"
+[ "$(wc -l <"$TMP/ours")" -gt 20 ] || fail "gears ps listed too few tasks"
 ps_compare
 n_sleep=$(jq '[.[] | select(.comm == "sleep")] | length' "$TMP/ps.json")
 [ "$n_sleep" -ge 3 ] || fail "expected 3 sleep processes, saw $n_sleep"
