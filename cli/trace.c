@@ -25,7 +25,7 @@
 #include <gears/vm.h>
 
 #include "cli.h"
-#include "trace_fmt.h"
+#include "../services/trace/decode/decode.h"
 #include "../services/trace/trace_proto.h"
 
 #define MAX_PIDS 4096
@@ -54,6 +54,7 @@ struct tracer {
 	int ring_wait_ms;	/* --ring-wait (-1: not given) */
 	bool announce;		/* attach mode: say when tracing has started */
 	bool durations;		/* -T: show the time spent in each call */
+	struct dec_opts dec;	/* how calls are decoded (-s, -v, -x, -y) */
 	/* state */
 	bool cmd_mode;
 	int root;		/* CMD mode: the command's pid (0 until known) */
@@ -86,6 +87,9 @@ static void help(FILE *f)
 		"  -f              follow children\n"
 		"  -c              count calls, errors and time per syscall (like strace -c)\n"
 		"  -T              show the time spent in each call, <seconds> (like strace -T)\n"
+		"  -s SIZE         show SIZE bytes of strings and buffers (default 32)\n"
+		"  -v              whole structures (stat, uname, rusage...)\n"
+		"  -x, -xx         non-printable strings in hex; every string in hex\n"
 		"  -o FILE         write the trace to FILE (default: standard error)\n"
 		"  --ring-wait MS  ring mode: how long a guest CPU waits for room in a full ring\n"
 		"                  before the record is dropped and counted (default 50; 0: never)\n"
@@ -171,7 +175,7 @@ static void emit(struct tracer *t, const struct trace_rec *e, const struct trace
 		struct count *c = &t->cnt[!!(r->flags & TREC_COMPAT)][r->nr & (GEARS_SC_NR_WORDS * 64 - 1)];
 
 		c->calls++;
-		if (x && fmt_is_error(x->ret))
+		if (x && dec_is_error(x->ret))
 			c->errors++;
 		if (e && x && e != x && x->time_ns > e->time_ns)
 			c->ns += x->time_ns - e->time_ns;
@@ -187,8 +191,8 @@ static void emit(struct tracer *t, const struct trace_rec *e, const struct trace
 	uint64_t when = (e == x && x && x->entry_ns) ? x->entry_ns : r->time_ns;
 
 	ts = when >= t->t0 ? (double)(when - t->t0) / 1e9 : 0;
-	fmt_call(call, sizeof(call), e, x);
-	fmt_ret(ret, sizeof(ret), x);
+	dec_call(call, sizeof(call), e, x, &t->dec);
+	dec_ret(ret, sizeof(ret), x, &t->dec);
 	t->printed++;
 	if (t->json) {
 		json_t *args = json_array(), *strs = json_object();
@@ -211,7 +215,7 @@ static void emit(struct tracer *t, const struct trace_rec *e, const struct trace
 			      "compat", !!(r->flags & TREC_COMPAT), "args", args, "strings", strs, "text", call);
 		if (x) {
 			json_object_set_new(j, "ret", json_integer((json_int_t)x->ret));
-			if (fmt_is_error(x->ret))
+			if (dec_is_error(x->ret))
 				json_object_set_new(j, "errno", json_string(strerrorname_np((int)-x->ret) ?: "?"));
 			if (x->flags & TREC_DENIED)
 				json_object_set_new(j, "denied", json_true());
@@ -262,7 +266,7 @@ static void pair(struct tracer *t, const struct trace_rec *r)
 	struct pend *p;
 
 	if (r->kind == TREC_ENTRY) {
-		if (fmt_noreturn(r->nr, r->flags & TREC_COMPAT)) {
+		if (dec_noreturn(r->nr, r->flags & TREC_COMPAT)) {
 			emit(t, r, NULL);
 			return;
 		}
@@ -414,7 +418,7 @@ static void print_summary(struct tracer *t, FILE *f)
 			snprintf(errs, sizeof(errs), "%" PRIu64, best->errors);
 		fprintf(f, "%6.2f %11.6f %11" PRIu64 " %9" PRIu64 " %9s %s\n",
 			total_ns ? 100.0 * (double)best->ns / (double)total_ns : 0.0, (double)best->ns / 1e9,
-			best->ns / 1000 / best->calls, best->calls, errs, fmt_name(bi, bc, tmp, sizeof(tmp)));
+			best->ns / 1000 / best->calls, best->calls, errs, dec_name(bi, bc, tmp, sizeof(tmp)));
 		total_calls += best->calls;
 		total_err += best->errors;
 		best->calls = 0;
@@ -562,6 +566,7 @@ static int subscribe(struct tracer *t, struct gears_ctl *c)
 
 	if (t->ring_wait_ms >= 0)
 		json_object_set_new(req, "ring_wait_ms", json_integer(t->ring_wait_ms));
+	json_object_set_new(req, "strsize", json_integer(t->dec.strsize));
 	/* Durations cost the guest a second clock read per call: only for -c
 	 * and -T. */
 	if (t->summary || t->durations)
@@ -648,7 +653,7 @@ static void report(struct tracer *t)
 			if (!t->summary && !t->json) {
 				char call[8192];
 
-				fmt_call(call, sizeof(call), t->pend[i].rec, NULL);
+				dec_call(call, sizeof(call), t->pend[i].rec, NULL, &t->dec);
 				fprintf(t->out, "%11s [%u] %6d %-15s %s <unfinished ...>\n", "", t->pend[i].rec->cpu,
 					t->pend[i].rec->tid, t->pend[i].rec->comm, call);
 			}
@@ -678,7 +683,7 @@ static int attach(struct tracer *t, const char *name)
 
 	if (!vm)
 		return cli_error("%s", gears_last_error());
-	fmt_set_kernel(gears_vm__linux(vm));
+	dec_set_kernel(gears_vm__linux(vm));
 	c = gears_ctl__open(name, 0);
 	if (!c) {
 		gears_vm__close(vm);
@@ -690,7 +695,7 @@ static int attach(struct tracer *t, const char *name)
 	r = subscribe(t, c) ?: pump(t, c, 0);
 	gears_ctl__close(c);
 	report(t);
-	fmt_set_kernel(NULL);
+	dec_set_kernel(NULL);
 	gears_vm__close(vm);
 	return r;
 }
@@ -779,7 +784,7 @@ static int run_cmd(struct tracer *t, char **runopts, int nrunopts, char **cmd)
 	struct gears_vm *vm = gears_vm__attach(name);
 
 	if (vm)
-		fmt_set_kernel(gears_vm__linux(vm));
+		dec_set_kernel(gears_vm__linux(vm));
 	int r = subscribe(t, c) ?: pump(t, c, child);
 
 	gears_ctl__close(c);
@@ -787,7 +792,7 @@ static int run_cmd(struct tracer *t, char **runopts, int nrunopts, char **cmd)
 		kill(child, SIGTERM);
 	waitpid(child, &status, 0);
 	report(t);
-	fmt_set_kernel(NULL);
+	dec_set_kernel(NULL);
 	gears_vm__close(vm);
 	if (r)
 		return r;
@@ -813,6 +818,7 @@ static int run(int argc, char **argv)
 
 	memset(&t, 0, sizeof(t));
 	t.mode = "ring";
+	dec_opts_init(&t.dec);
 	t.show_all = true;
 	t.ring_wait_ms = -1;
 	t.out = stderr;	/* like strace: the program's own output stays on stdout */
@@ -825,7 +831,7 @@ static int run(int argc, char **argv)
 	int pargc = dd > 0 ? dd : argc;
 
 	optind = 1;
-	while ((c = getopt_long(pargc, argv, "e:p:fco:jT", opts, NULL)) != -1) {
+	while ((c = getopt_long(pargc, argv, "e:p:fco:jTs:vx", opts, NULL)) != -1) {
 		switch (c) {
 		case 'M':
 			if (strcmp(optarg, "exit") && strcmp(optarg, "filter") && strcmp(optarg, "ring"))
@@ -847,6 +853,13 @@ static int run(int argc, char **argv)
 		case 'f': t.follow = true; break;
 		case 'c': t.summary = true; break;
 		case 'T': t.durations = true; break;
+		case 's':
+			t.dec.strsize = (unsigned)atoi(optarg);
+			if (!t.dec.strsize || t.dec.strsize > 4096)
+				return cli_error("-s takes 1..4096");
+			break;
+		case 'v': t.dec.verbose = true; break;
+		case 'x': t.dec.xstyle++; break;
 		case 'W': t.ring_wait_ms = atoi(optarg); break;
 		case 'o': outfile = optarg; break;
 		case 'j': t.json = true; break;
