@@ -80,6 +80,7 @@ struct dec_cap {
 	bool compat, exit;
 	uint64_t args[6];
 	int64_t ret;
+	uint64_t sp;		/* the caller's user stack pointer (0: unknown) */
 	unsigned strsize;
 	int (*read)(void *ctx, uint64_t va, void *buf, size_t len);
 	void (*put)(void *ctx, unsigned tag, const void *data, size_t len);

@@ -96,7 +96,7 @@ P(rlim_out) C(rlim_out) P(utsname) C(utsname) P(rusagewho) P(rusage) C(rusage) P
 P(sysinfo) C(sysinfo) P(sched_policy) P(grnd) P(rseqflags) P(random_out) C(random_out)
 P(tidptr) P(priowhich)
 /* signal.c */
-P(sig) P(sigset_in) C(sigset_in) P(sigset_out) C(sigset_out) P(sighow) P(sigact_in) C(sigact_in)
+P(sig) P(sigreturn) C(sigreturn) P(sigset_in) C(sigset_in) P(sigset_out) C(sigset_out) P(sighow) P(sigact_in) C(sigact_in)
 P(sigact_out) C(sigact_out) P(stack_in) C(stack_in) P(stack_out) C(stack_out)
 /* time.c */
 P(clock) P(ts_in) C(ts_in) P(ts_out) C(ts_out) P(tv_out) C(tv_out) P(timerflags) P(itimer)

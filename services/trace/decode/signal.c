@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* Signals: names, sets, sigaction, sigaltstack. */
+#include <asm/signal.h>
+#include <asm/sigcontext.h>
+#include <asm/ucontext.h>	/* the signal frame rt_sigreturn restores */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -176,4 +180,24 @@ void c_stack_out(struct dec_cap *c, int i)
 {
 	if (c->exit && c->ret == 0)
 		cap_struct(c, i, sizeof(struct kstack));
+}
+
+/* rt_sigreturn({mask=[...]}): the mask it restores, from the frame's ucontext
+ * at the caller's stack pointer (the handler's `ret` popped pretcode). */
+void p_sigreturn(struct dec_ctx *c, int i)
+{
+	const uint64_t *m = ctx_struct(c, i, false, 8);
+
+	(void)i;
+	if (!m)
+		return;
+	out_str(c->o, "{mask=");
+	out_sigset(c->o, m, 8);
+	out_str(c->o, "}");
+}
+
+void c_sigreturn(struct dec_cap *c, int i)
+{
+	if (!c->exit && c->sp)
+		cap_mem(c, i, c->sp + offsetof(struct ucontext, uc_sigmask), 8);
 }

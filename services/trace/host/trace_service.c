@@ -241,7 +241,9 @@ static void strings(struct gears_sc_call *c, struct trace_rec *r, struct recbuf 
 	/* Ring records carry what the guest stub captured (for an exit, at the
 	 * call's entry). Sync and exit modes read the caller's memory at entry,
 	 * while it waits. After the fact, an execve's old memory is gone. */
-	if (gears_sc_call__is_exit(c) && !ring)
+	/* At a return (filter, exit), strings the entry could not read: a path
+	 * in a page not yet faulted in is there now, the kernel read it. */
+	if (gears_sc_call__is_exit(c) && !ring && argv >= 0)
 		return;
 	for (int a = 0; a < 6; a++) {
 		const char *cap;
@@ -319,6 +321,7 @@ static void blobs(struct sub *s, struct gears_sc_call *c, struct trace_rec *r, s
 	if (gears_sc_call__delivery(c) == GEARS_SC_RING)
 		return;
 	memcpy(cap.args, r->args, sizeof(cap.args));
+	cap.sp = gears_sc_call__user_sp(c);
 	dec_capture(&cap);
 }
 
