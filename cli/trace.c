@@ -190,6 +190,71 @@ static bool shown(const struct tracer *t, const struct trace_rec *r)
 	return r->nr >= 0 && r->nr < GEARS_SC_NR_WORDS * 64 && (set[r->nr / 64] & (1ull << (r->nr % 64)));
 }
 
+/* ---- which signals each process handles with SA_SIGINFO (seen set) ---- */
+
+static struct siginfo_procs {
+	int pid;
+	uint64_t mask;
+} sip[MAX_PIDS];
+
+static uint64_t *sip_mask(int pid, bool create)
+{
+	struct siginfo_procs *free_e = NULL;
+
+	for (int i = 0; i < MAX_PIDS; i++) {
+		if (sip[i].pid == pid)
+			return &sip[i].mask;
+		if (!sip[i].pid && !free_e)
+			free_e = &sip[i];
+	}
+	if (!create || !free_e)
+		return NULL;
+	free_e->pid = pid;
+	free_e->mask = 0;
+	return &free_e->mask;
+}
+
+static void sip_track(const struct trace_rec *e, const struct trace_rec *x)
+{
+	bool si = false;
+	int sig = dec_sigaction_set(e, x, &si);
+	uint64_t *m;
+
+	if (sig > 0 && sig <= 64 && (m = sip_mask(x->pid, true)))
+		*m = si ? *m | 1ull << (sig - 1) : *m & ~(1ull << (sig - 1));
+	else if (x && is_fork(x) && x->ret > 0 && (m = sip_mask(x->pid, false)) && *m) {
+		uint64_t parent = *m, *c = sip_mask((int)x->ret, true);
+
+		if (c)
+			*c = parent;
+	} else if (x && is_execve(x) && x->ret == 0 && (m = sip_mask(x->pid, false)))
+		*m = 0;	/* handlers are reset by exec */
+}
+
+static bool sip_has(int pid, const struct trace_rec *e)
+{
+	uint64_t *m = sip_mask(pid, false);
+
+	(void)e;
+	return m && *m;
+}
+
+/* The line's signal is one the process handles with SA_SIGINFO. */
+static bool sip_covers(int pid, const char *line)
+{
+	uint64_t *m = sip_mask(pid, false);
+	char tmp[16];
+
+	for (int s = 1; m && s <= 64; s++) {
+		const char *n = dec_signame(s, tmp, sizeof(tmp));
+		size_t l = n ? strlen(n) : 0;
+
+		if (n && !strncmp(line + 4, n, l) && line[4 + l] == ' ')
+			return *m & 1ull << (s - 1);
+	}
+	return false;
+}
+
 /* ---- -y: paths of the fds the traced processes opened (as they named them) ---- */
 
 #define FDS_MAX 4096
@@ -435,7 +500,18 @@ static void emit(struct tracer *t, const struct trace_rec *e, const struct trace
 	}
 	if (t->plain) {
 		FILE *f = out_for(t, r->tid);
+		char sig[512];
 
+		/* A handler that made no calls ends with this rt_sigreturn: the
+		 * delivery, as strace shows it, right before. */
+		if (x)
+			sip_track(e, x);
+		if (e && sip_has(r->pid, e) && dec_signal_line(sig, sizeof(sig), e, &t->dec) && t->quiet < 3 &&
+		    sip_covers(r->pid, sig)) {
+			if (t->follow && !t->per_proc)
+				fprintf(f, "%-5d ", r->tid);
+			fprintf(f, "%s\n", sig);
+		}
 		put_plain(t, f, r, when, call, ret, dur);
 		/* The process is gone: strace says how. */
 		if (!x && e && dec_noreturn(e->nr, e->flags & TREC_COMPAT) && t->quiet < 2 &&
@@ -659,7 +735,8 @@ static void print_summary(struct tracer *t, FILE *f)
  * needed to follow children and the command's execve. */
 static int parse_syscalls(struct tracer *t, const char *list)
 {
-	char *dup = strdup(list), *save = NULL;
+	bool neg = list[0] == '!';	/* strace's -e trace=!SET: all but these */
+	char *dup = strdup(list + neg), *save = NULL;
 	int bad = 0;
 
 	for (char *w = strtok_r(dup, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
@@ -698,6 +775,11 @@ static int parse_syscalls(struct tracer *t, const char *list)
 			t->show32[b / 64] |= 1ull << (b % 64);
 	}
 	free(dup);
+	if (neg)
+		for (int i = 0; i < GEARS_SC_NR_WORDS; i++) {
+			t->show[i] = ~t->show[i];
+			t->show32[i] = ~t->show32[i];
+		}
 	return bad ? -EINVAL : 0;
 }
 

@@ -192,6 +192,18 @@ CEOF
 	} >>"$tmp/arrays"
 	list="$list X($name)"
 done <"$tmp/spec"
+# The kernel's internal errnos (ERESTARTSYS...), which a traced call can
+# return to a tracer, from its own headers (linux-headers-*-common, installed
+# for the guest modules) when present: literal numbers, read as they are.
+kh=$(ls -d /usr/src/linux-headers-*-common/include/linux/errno.h 2>/dev/null | sort -V | tail -n 1)
+{
+	echo "static const struct xlat_ent xl_kernel_errnos_ents[] = {"
+	[ -n "$kh" ] && awk '/^#define[ \t]+E[A-Z_]+[ \t]+[0-9]+/ { printf "\t{ %sull, \"%s\" },\n", $3, $2 }' "$kh"
+	echo "	{ ~0ull, \"\" },	/* none when the kernel's headers are not installed */"
+	echo "};"
+	echo "const struct xlat xl_kernel_errnos = { xl_kernel_errnos_ents, sizeof(xl_kernel_errnos_ents) / sizeof(xl_kernel_errnos_ents[0]), 'V' };"
+} >>"$tmp/arrays"
+list="$list X(kernel_errnos)"
 {
 	echo "#define XLAT_TABLES(X)$list"
 	echo "#ifdef XLAT_DEFINE"

@@ -2,7 +2,8 @@
 /*
  * sockwork: socket calls for the trace agreement test (tests/vm/
  * test_trace_agree.sh): TCP and UDP over loopback, a unix stream socket on a
- * path, a socketpair, poll. Every step's result is what it is (lo may be down):
+ * path, a socketpair, poll. Every step's result is what it is (lo may be down;
+ * the listening sockets do not block):
  * the test compares two tracers' views of the same calls, not the outcome.
  */
 #include <arpa/inet.h>
@@ -22,14 +23,14 @@ static void tcp(void)
 	char buf[64];
 
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	bind(l, (struct sockaddr *)&a, sizeof(a));
 	listen(l, 4);
 	c = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
 	connect(c, (struct sockaddr *)&a, sizeof(a));
 	s = accept(l, (struct sockaddr *)&a, &len);
-	send(c, "ping", 4, 0);
+	send(c, "ping", 4, MSG_NOSIGNAL);
 	recv(s, buf, sizeof(buf), 0);
 	getsockname(c, (struct sockaddr *)&a, &len);
 	shutdown(c, SHUT_WR);
@@ -61,7 +62,7 @@ static void unix_sockets(void)
 
 	strcpy(a.sun_path, "/tmp/sockwork.sock");
 	unlink(a.sun_path);
-	l = socket(AF_UNIX, SOCK_STREAM, 0);
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	bind(l, (struct sockaddr *)&a, sizeof(a));
 	listen(l, 1);
 	c = socket(AF_UNIX, SOCK_STREAM, 0);

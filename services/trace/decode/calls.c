@@ -27,7 +27,7 @@ enum {
 	K_SIG, K_SIGRETURN, K_SIGSET_IN, K_SIGSET_OUT, K_SIGHOW, K_SIGACT_IN, K_SIGACT_OUT, K_STACK_IN, K_STACK_OUT,
 	K_CLOCK, K_TS_IN, K_TS_OUT, K_TV_OUT, K_TIMERFLAGS, K_ITIMER, K_TIME_OUT,
 	K_AF, K_SOCKTYPE, K_IPPROTO, K_SA_IN, K_SA_OUT, K_SALEN_OUT, K_MSGFLAGS, K_SHUT, K_SOL,
-	K_SOCKOPT, K_SOCKFLAGS, K_SOCKPAIR,
+	K_SOCKOPT, K_SOCKFLAGS, K_SOCKPAIR, K_OPTVAL,
 	K_IOCTLREQ, K_IOCTLARG, K_FUTEXOP, K_FUTEXVAL, K_FUTEXTS,
 	K_COUNT
 };
@@ -68,7 +68,7 @@ static const struct kind kinds[K_COUNT] = {
 	K(AF, af, NULL), K(SOCKTYPE, socktype, NULL), K(IPPROTO, ipproto, NULL), K(SA_IN, sa_in, c_sa_in),
 	K(SA_OUT, sa_out, c_sa_out), K(SALEN_OUT, salen_out, c_salen_out), K(MSGFLAGS, msgflags, NULL),
 	K(SHUT, shut, NULL), K(SOL, sol, NULL), K(SOCKOPT, sockopt, NULL), K(SOCKFLAGS, sockflags, NULL),
-	K(SOCKPAIR, pipefds, c_pipefds)	/* socketpair's fds read as pipe's */,
+	K(SOCKPAIR, pipefds, c_pipefds), K(OPTVAL, optval, c_optval)	/* socketpair's fds read as pipe's */,
 	K(IOCTLREQ, ioctlreq, NULL), K(IOCTLARG, ioctlarg, c_ioctlarg),
 	K(FUTEXOP, futexop, NULL), K(FUTEXVAL, futexval, NULL), K(FUTEXTS, futexts, c_futexts),
 };
@@ -150,7 +150,7 @@ static const struct sig table[] = {
 	S(getsockname, INT, C_NET | FD_, K_FD, K_SA_OUT, K_SALEN_OUT),
 	S(getpeername, INT, C_NET | FD_, K_FD, K_SA_OUT, K_SALEN_OUT),
 	S(socketpair, INT, C_NET, K_AF, K_SOCKTYPE, K_IPPROTO, K_SOCKPAIR),
-	S(setsockopt, INT, C_NET | FD_, K_FD, K_SOL, K_SOCKOPT, K_PTR, K_UINT),
+	S(setsockopt, INT, C_NET | FD_, K_FD, K_SOL, K_SOCKOPT, K_OPTVAL, K_UINT),
 	S(getsockopt, INT, C_NET | FD_, K_FD, K_SOL, K_SOCKOPT, K_PTR, K_PTR),
 	S(clone, INT, C_PROCESS, K_CLONEFLAGS),
 	S(fork, INT, C_PROCESS),
@@ -274,7 +274,7 @@ static const struct sig table[] = {
 	S(memfd_create, INT, FD_, K_STR, K_MEMFDFLAGS),
 	S(execveat, INT, FI | FD_ | C_PROCESS, K_DIRFD, K_PATH, K_ARGV, K_ENVP, K_ATFLAGS),
 	S(statx, INT, FI | FD_ | C_STAT, K_DIRFD, K_PATH, K_ATFLAGS, K_STATXMASK, K_STATX),
-	S(rseq, INT, 0, K_PTR, K_UINT, K_RSEQFLAGS, K_HEX),
+	S(rseq, INT, 0, K_PTR, K_HEX, K_RSEQFLAGS, K_HEX),
 	S(clone3, INT, C_PROCESS, K_PTR, K_ULONG),
 	S(close_range, INT, FD_, K_FD, K_FD, K_CLOSERANGE),
 	S(faccessat2, INT, FI | FD_, K_DIRFD, K_PATH, K_ACCESS, K_ATFLAGS),
@@ -543,6 +543,27 @@ void dec_ret(char *buf, size_t size, const struct trace_rec *x, const struct dec
 	if (dec_is_error(x->ret)) {
 		int err = (int)-x->ret;
 		const char *en = xl_name(&xl_errnos, (unsigned)err);
+		/* strace's words for the kernel's restart codes (a tracer sees them
+		 * where the call is to be restarted or was interrupted) */
+		static const struct {
+			const char *n, *why;
+		} restart[] = {
+			{ "ERESTARTSYS", "To be restarted if SA_RESTART is set" },
+			{ "ERESTARTNOINTR", "To be restarted" },
+			{ "ERESTARTNOHAND", "To be restarted if no handler" },
+			{ "ERESTART_RESTARTBLOCK", "Interrupted by signal" },
+		};
+		const char *kn = en ? NULL : xl_name(&xl_kernel_errnos, (unsigned)err);
+
+		for (size_t k = 0; kn && k < sizeof(restart) / sizeof(restart[0]); k++)
+			if (!strcmp(kn, restart[k].n)) {
+				out_put(&o, "? %s (%s)", kn, restart[k].why);
+				return;
+			}
+		if (kn) {
+			out_put(&o, "-1 %s (Unknown error %d)", kn, err);
+			return;
+		}
 
 		if (en)
 			out_put(&o, "-1 %s (%s)", en, strerror(err));

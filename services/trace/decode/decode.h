@@ -50,6 +50,14 @@ void dec_call(char *buf, size_t size, const struct trace_rec *e, const struct tr
 /* "3", "0x7f12a000", "-1 ENOENT (No such file or directory)", "?" for NULL. */
 void dec_ret(char *buf, size_t size, const struct trace_rec *x, const struct dec_opts *o);
 
+/* For an rt_sigreturn entry whose frame was captured: strace's line for the
+ * signal delivery its handler ends ("--- SIGCHLD {...} ---"); false if none.
+ * Only for handlers known to be SA_SIGINFO ones: other frames hold no siginfo. */
+bool dec_signal_line(char *buf, size_t size, const struct trace_rec *e, const struct dec_opts *o);
+/* Did this rt_sigaction set a handler? Its signal (0: no), and whether the
+ * handler takes a siginfo (SA_SIGINFO: only then does the kernel write one
+ * into the signal frame, for dec_signal_line to read). */
+int dec_sigaction_set(const struct trace_rec *e, const struct trace_rec *x, bool *siginfo);
 /* The syscall's name ("openat", or "syscall_0x1c7"). */
 const char *dec_name(int nr, bool compat, char *tmp, size_t size);
 /* Does this call never return (exit, exit_group)? */

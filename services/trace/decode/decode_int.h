@@ -103,7 +103,7 @@ P(clock) P(ts_in) C(ts_in) P(ts_out) C(ts_out) P(tv_out) C(tv_out) P(timerflags)
 P(time_out) C(time_out)
 /* net.c */
 P(af) P(socktype) P(ipproto) P(sa_in) C(sa_in) P(sa_out) C(sa_out) P(salen_out) C(salen_out)
-P(msgflags) P(shut) P(sol) P(sockopt) P(sockflags)
+P(msgflags) P(optval) C(optval) P(shut) P(sol) P(sockopt) P(sockflags)
 /* ioctl.c */
 P(ioctlreq) P(ioctlarg) C(ioctlarg)
 /* futex.c */

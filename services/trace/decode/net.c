@@ -159,3 +159,20 @@ void p_sockopt(struct dec_ctx *c, int i)
 	else
 		p_int(c, i);
 }
+
+/* setsockopt's value: [N] for an int. */
+void p_optval(struct dec_ctx *c, int i)
+{
+	const int32_t *v = c->a[i + 1] == 4 ? ctx_struct(c, i, false, 4) : NULL;
+
+	if (v)
+		out_put(c->o, "[%d]", *v);
+	else
+		p_ptr(c, i);
+}
+
+void c_optval(struct dec_cap *c, int i)
+{
+	if (!c->exit && c->args[i + 1] == 4)
+		cap_struct(c, i, 4);
+}

@@ -3,9 +3,12 @@
 #include <asm/signal.h>
 #include <asm/sigcontext.h>
 #include <asm/ucontext.h>	/* the signal frame rt_sigreturn restores */
+#include <asm/siginfo.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <gears/syscall.h>
 
 #include "decode_int.h"
 
@@ -196,8 +199,75 @@ void p_sigreturn(struct dec_ctx *c, int i)
 	out_str(c->o, "}");
 }
 
+/* The frame (x86's rt_sigframe, at sp - 8 when rt_sigreturn is called):
+ * pretcode, struct ucontext, then the siginfo of the delivery. */
+#define DEC_SLOT_SIGINFO 1
+
 void c_sigreturn(struct dec_cap *c, int i)
 {
-	if (!c->exit && c->sp)
-		cap_mem(c, i, c->sp + offsetof(struct ucontext, uc_sigmask), 8);
+	if (c->exit || !c->sp)
+		return;
+	cap_mem(c, i, c->sp + offsetof(struct ucontext, uc_sigmask), 8);
+	cap_mem(c, DEC_SLOT_SIGINFO, c->sp + sizeof(struct ucontext), sizeof(siginfo_t));
+}
+
+/* strace's signal line for the delivery whose handler this rt_sigreturn
+ * ends: "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, ...} ---". */
+bool dec_signal_line(char *buf, size_t size, const struct trace_rec *e, const struct dec_opts *opt)
+{
+	struct dec_out o = { buf, size, 0 };
+	struct dec_ctx c = { .o = &o, .opt = opt, .e = e };
+	const siginfo_t *si;
+	const char *name = e ? gears_sc__name(e->nr, e->flags & TREC_COMPAT) : NULL;
+	char tmp[16];
+	const char *sn, *code;
+
+	buf[0] = 0;
+	if (!name || strcmp(name, "rt_sigreturn") ||
+	    !(si = ctx_struct(&c, DEC_SLOT_SIGINFO, false, sizeof(siginfo_t))))
+		return false;
+	if (!(sn = dec_signame(si->si_signo, tmp, sizeof(tmp))))
+		return false;
+	out_put(&o, "--- %s {si_signo=%s, si_code=", sn, sn);
+	code = si->si_signo == SIGCHLD && si->si_code > 0 ? xl_name(&xl_cld_codes, (unsigned)si->si_code)
+							     : xl_name(&xl_si_codes, (unsigned long long)(long long)si->si_code);
+	if (code)
+		out_str(&o, code);
+	else
+		out_put(&o, "%d", si->si_code);
+	if (si->si_signo == SIGCHLD && si->si_code > 0) {
+		out_put(&o, ", si_pid=%d, si_uid=%u, si_status=", si->si_pid, si->si_uid);
+		if (si->si_code == CLD_EXITED)
+			out_put(&o, "%d", si->si_status);
+		else
+			out_str(&o, dec_signame(si->si_status, tmp, sizeof(tmp)) ?: "0");
+		/* clock ticks, USER_HZ = 100 on x86 (asm/param.h) */
+		out_put(&o, ", si_utime=%lld", (long long)si->si_utime);
+		if (si->si_utime)
+			out_put(&o, " /* %lld.%02lld s */", (long long)si->si_utime / 100, (long long)si->si_utime % 100);
+		out_put(&o, ", si_stime=%lld", (long long)si->si_stime);
+		if (si->si_stime)
+			out_put(&o, " /* %lld.%02lld s */", (long long)si->si_stime / 100, (long long)si->si_stime % 100);
+	} else if (si->si_code == SI_USER || si->si_code == SI_TKILL || si->si_code == SI_QUEUE) {
+		out_put(&o, ", si_pid=%d, si_uid=%u", si->si_pid, si->si_uid);
+	} else if (si->si_signo == SIGSEGV || si->si_signo == SIGBUS || si->si_signo == SIGILL ||
+		   si->si_signo == SIGFPE) {
+		out_put(&o, ", si_addr=");
+		out_ptr(&o, (uint64_t)(uintptr_t)si->si_addr);
+	}
+	out_str(&o, "} ---");
+	return true;
+}
+
+int dec_sigaction_set(const struct trace_rec *e, const struct trace_rec *x, bool *siginfo)
+{
+	struct dec_ctx c = { .e = e, .x = x };
+	const char *name = e ? gears_sc__name(e->nr, e->flags & TREC_COMPAT) : NULL;
+	const struct ksigaction *a;
+
+	if (!name || strcmp(name, "rt_sigaction") || !x || x->ret != 0 ||
+	    !(a = ctx_struct(&c, 1, false, sizeof(*a))))
+		return 0;
+	*siginfo = a->flags & xl_value(&xl_sa_flags, "SA_SIGINFO");
+	return (int)e->args[0];
 }

@@ -343,3 +343,42 @@ TEST(record_bounds)
 }
 
 
+
+/* rt_sigreturn: the mask and the delivery's siginfo from a signal frame (a
+ * real one: our own handler's, found from its ucontext argument). */
+static char frame_copy[1024];
+static uint64_t frame_sp;
+
+static void on_usr2(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig, (void)si;
+	/* the kernel put ucontext at the handler's frame + 8: rt_sigreturn
+	 * will be called with sp pointing at it */
+	memcpy(frame_copy, uc, sizeof(frame_copy));
+	frame_sp = (uintptr_t)frame_copy;
+}
+
+TEST(sigreturn_frame)
+{
+	struct sigaction sa = { .sa_sigaction = on_usr2, .sa_flags = SA_SIGINFO };
+	static struct rec e;
+	char buf[512];
+
+	sigaction(SIGUSR2, &sa, NULL);
+	kill(getpid(), SIGUSR2);
+	signal(SIGUSR2, SIG_DFL);
+	CHECK(frame_sp != 0);
+
+	uint64_t a[6] = { 0 };
+	struct dec_cap c = { .strsize = 32, .read = rd, .put = put, .ctx = &e, .sp = frame_sp };
+
+	rec_init(&e, "rt_sigreturn", TREC_ENTRY, a, 0);
+	c.nr = e.r.nr;
+	dec_capture(&c);
+	CHECK(dec_signal_line(buf, sizeof(buf), &e.r, &(struct dec_opts){ .strsize = 32 }));
+	char want[128];
+
+	snprintf(want, sizeof(want), "--- SIGUSR2 {si_signo=SIGUSR2, si_code=SI_USER, si_pid=%d, si_uid=%u} ---",
+		 getpid(), getuid());
+	CHECK_STR(buf, want);
+}
