@@ -453,6 +453,13 @@ static void ctx_init(struct dec_ctx *c, struct dec_out *o, const struct trace_re
 	}
 }
 
+/* Kinds whose memory reads the same for i386 callers (bytes, ints). */
+static bool layout_free(int kind)
+{
+	return kind == K_BUF_IN || kind == K_BUF_OUT || kind == K_CWD || kind == K_LINK || kind == K_WSTATUS ||
+	       kind == K_PIPEFDS || kind == K_RANDOM_OUT;
+}
+
 /* Arguments that strace leaves out in some cases (open's mode without
  * O_CREAT, fcntl's argument for F_GETFD...), ending the list. */
 static bool shown(const struct dec_ctx *c, int kind, int i)
@@ -486,8 +493,7 @@ static void print_args(struct dec_ctx *c, const struct sig *s)
 			break;
 		if (i)
 			out_str(c->o, ", ");
-		if (c->compat && kinds[s->a[i]].capture && s->a[i] != K_BUF_IN && s->a[i] != K_BUF_OUT &&
-		    s->a[i] != K_CWD && s->a[i] != K_LINK)
+		if (c->compat && kinds[s->a[i]].capture && !layout_free(s->a[i]))
 			p_ptr(c, i);	/* i386 layouts are not decoded */
 		else
 			kinds[s->a[i]].print(c, i);
@@ -638,9 +644,9 @@ void dec_capture(struct dec_cap *c)
 {
 	const struct sig *s = lookup(c->nr, c->compat);
 
-	if (!s || c->compat)
+	if (!s)
 		return;
 	for (int i = 0; i < 6 && s->a[i]; i++)
-		if (kinds[s->a[i]].capture)
+		if (kinds[s->a[i]].capture && (!c->compat || layout_free(s->a[i])))
 			kinds[s->a[i]].capture(c, i);
 }

@@ -17,7 +17,7 @@ static size_t min_sz(uint64_t a, uint64_t b)
 void p_buf_in(struct dec_ctx *c, int i)
 {
 	size_t len = 0;
-	const void *b = ctx_blob(c, i, false, &len);
+	const void *b = ctx_blob(c, i, false, &len) ?: ctx_blob(c, i, true, &len);
 
 	if (b)
 		out_data(c, b, len, c->a[i + 1], c->opt->xstyle);
@@ -25,10 +25,11 @@ void p_buf_in(struct dec_ctx *c, int i)
 		p_ptr(c, i);
 }
 
+/* At entry; again at the return, for data in a page the entry found not yet
+ * faulted in (the kernel has read it since). */
 void c_buf_in(struct dec_cap *c, int i)
 {
-	if (!c->exit)
-		cap_struct(c, i, min_sz(c->args[i + 1], c->strsize));
+	cap_struct(c, i, min_sz(c->args[i + 1], c->strsize));
 }
 
 /* What the kernel wrote: -s bytes of the ret it returned. */

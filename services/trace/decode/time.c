@@ -3,6 +3,7 @@
 #include <linux/time.h>
 
 #include <stdio.h>
+#include <string.h>
 
 #include "decode_int.h"
 
@@ -36,7 +37,7 @@ void c_ts_in(struct dec_cap *c, int i)
 /* clock_gettime's result; nanosleep's remaining time (only when interrupted). */
 void p_ts_out(struct dec_ctx *c, int i)
 {
-	bool sleep = c->name && (c->name[0] == 'n' || c->name[5] == 'n');	/* nanosleep, clock_nanosleep */
+	bool sleep = c->name && strstr(c->name, "nanosleep");
 	const void *ts = c->exited && (sleep ? dec_is_error(c->ret) : !dec_is_error(c->ret))
 			 ? ctx_struct(c, i, true, sizeof(struct __kernel_timespec)) : NULL;
 
