@@ -52,7 +52,7 @@ LDFLAGS := $(SANFLAGS)
 # Host-side sources: the library; the supervisor and the services' host halves
 # (linked into the command, which registers them); the command.
 LIB_SRCS := $(wildcard lib/*.c)
-SUP_SRCS := $(wildcard supervisor/*.c) $(wildcard services/*/host/*.c)
+SUP_SRCS := $(wildcard supervisor/*.c) $(wildcard services/*/host/*.c) $(wildcard services/*/decode/*.c)
 CLI_SRCS := $(wildcard cli/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
 SUP_OBJS := $(SUP_SRCS:%.c=$(O)/obj/%.o)
@@ -68,11 +68,16 @@ BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
 all: $(O)/gears $(O)/libgears.so
 
 # ---- generated sources (shared by every build flavour) ----
-GEN := build/gen/sysnames_gen.h build/gen/sc_stub.h
+GEN := build/gen/sysnames_gen.h build/gen/sc_stub.h build/gen/xlat_gen.h
 gen: $(GEN)
 build/gen/sysnames_gen.h: scripts/gen-sysnames.sh
 	@mkdir -p $(dir $@)
 	./scripts/gen-sysnames.sh $@
+# The trace decoder's flag and constant names, from the kernel's UAPI headers.
+build/gen/xlat_gen.h: scripts/gen-xlat.sh
+	@mkdir -p $(dir $@)
+	$(call say,GEN,$@)
+	$(Q)CC=$(CC) ./scripts/gen-xlat.sh $@
 
 # Guest-context kernel code: freestanding, no SSE, no red zone, linked to run at
 # its address in the GEARS region, embedded in libgears as bytes.

@@ -25,7 +25,7 @@
 #include <gears/vm.h>
 
 #include "cli.h"
-#include "trace_fmt.h"
+#include "../services/trace/decode/decode.h"
 #include "../services/trace/trace_proto.h"
 
 #define MAX_PIDS 4096
@@ -54,6 +54,21 @@ struct tracer {
 	int ring_wait_ms;	/* --ring-wait (-1: not given) */
 	bool announce;		/* attach mode: say when tracing has started */
 	bool durations;		/* -T: show the time spent in each call */
+	struct dec_opts dec;	/* how calls are decoded (-s, -v, -x, -y) */
+	int plain;		/* strace's line, no time/CPU/comm prefix (-1: default) */
+	int tstamp;		/* -t, -tt, -ttt */
+	bool relative;		/* -r */
+	int status;		/* -z: 1 only successful, -Z: 2 only failed */
+	int quiet;		/* -q, -qq */
+	bool with_lines;	/* -C: the lines and the summary */
+	bool wall;		/* -w */
+	const char *sortby;	/* -S */
+	const char *only_path;	/* -P */
+	bool per_proc;		/* -ff: a file per process */
+	const char *outfile;
+	bool have_last;
+	uint64_t last_ns;
+	int64_t wall_off_ns;	/* host realtime - guest time, for -t */
 	/* state */
 	bool cmd_mode;
 	int root;		/* CMD mode: the command's pid (0 until known) */
@@ -86,14 +101,30 @@ static void help(FILE *f)
 		"  -f              follow children\n"
 		"  -c              count calls, errors and time per syscall (like strace -c)\n"
 		"  -T              show the time spent in each call, <seconds> (like strace -T)\n"
+		"  -s SIZE         show SIZE bytes of strings and buffers (default 32)\n"
+		"  -v              whole structures (stat, uname, rusage...)\n"
+		"  -x, -xx         non-printable strings in hex; every string in hex\n"
 		"  -o FILE         write the trace to FILE (default: standard error)\n"
 		"  --ring-wait MS  ring mode: how long a guest CPU waits for room in a full ring\n"
 		"                  before the record is dropped and counted (default 50; 0: never)\n"
 		"  --json          one JSON object per call\n"
 		"  --smp N, --mem SIZE, --kernel F, --initrd F, --append S, --accel A\n"
 		"                  with -- CMD: how to boot the guest\n\n"
-		"Lines read: TIME [CPU] PID COMM name(args) = ret. With -- CMD, CMD (and with -f\n"
-		"its descendants) is traced from its execve on, like strace -f CMD.\n");
+		"  -t, -tt, -ttt   time of day, with microseconds, as seconds since the epoch\n"
+		"  -r              time since the previous line\n"
+		"  -z, -Z          only successful calls; only failed ones (also -e status=successful|failed)\n"
+		"  -e trace=%%CLASS strace's classes: %%file %%process %%net %%memory %%signal %%desc %%creds\n"
+		"                  %%clock %%stat (mixed with names)\n"
+		"  -P PATH         only calls with PATH as a path argument\n"
+		"  -y              fds with the path they were opened with (absolute opens only)\n"
+		"  -qq             no +++ exited lines\n"
+		"  -ff             with -o FILE: one file per process, FILE.PID\n"
+		"  -C              -c and the lines; -S time|calls|errors|name|nothing sorts -c's table\n"
+		"  -w              (accepted: -c's times are the calls' wall-clock times)\n"
+		"  --strace-format strace's lines: [PID ]call = ret, the default with -- CMD\n"
+		"  --gears-format  TIME [CPU] PID COMM call = ret, the default when attaching\n\n"
+		"With -- CMD, CMD (and with -f its descendants) is traced from its execve on, like\n"
+		"strace -f CMD. Signal deliveries (--- SIG... ---) are not seen from outside.\n");
 }
 
 /* ---- process filter ---- */
@@ -159,36 +190,274 @@ static bool shown(const struct tracer *t, const struct trace_rec *r)
 	return r->nr >= 0 && r->nr < GEARS_SC_NR_WORDS * 64 && (set[r->nr / 64] & (1ull << (r->nr % 64)));
 }
 
+/* ---- which signals each process handles with SA_SIGINFO (seen set) ---- */
+
+static struct siginfo_procs {
+	int pid;
+	uint64_t mask;
+} sip[MAX_PIDS];
+
+static uint64_t *sip_mask(int pid, bool create)
+{
+	struct siginfo_procs *free_e = NULL;
+
+	for (int i = 0; i < MAX_PIDS; i++) {
+		if (sip[i].pid == pid)
+			return &sip[i].mask;
+		if (!sip[i].pid && !free_e)
+			free_e = &sip[i];
+	}
+	if (!create || !free_e)
+		return NULL;
+	free_e->pid = pid;
+	free_e->mask = 0;
+	return &free_e->mask;
+}
+
+static void sip_track(const struct trace_rec *e, const struct trace_rec *x)
+{
+	bool si = false;
+	int sig = dec_sigaction_set(e, x, &si);
+	uint64_t *m;
+
+	if (sig > 0 && sig <= 64 && (m = sip_mask(x->pid, true)))
+		*m = si ? *m | 1ull << (sig - 1) : *m & ~(1ull << (sig - 1));
+	else if (x && is_fork(x) && x->ret > 0 && (m = sip_mask(x->pid, false)) && *m) {
+		uint64_t parent = *m, *c = sip_mask((int)x->ret, true);
+
+		if (c)
+			*c = parent;
+	} else if (x && is_execve(x) && x->ret == 0 && (m = sip_mask(x->pid, false)))
+		*m = 0;	/* handlers are reset by exec */
+}
+
+static bool sip_has(int pid, const struct trace_rec *e)
+{
+	uint64_t *m = sip_mask(pid, false);
+
+	(void)e;
+	return m && *m;
+}
+
+/* The line's signal is one the process handles with SA_SIGINFO. */
+static bool sip_covers(int pid, const char *line)
+{
+	uint64_t *m = sip_mask(pid, false);
+	char tmp[16];
+
+	for (int s = 1; m && s <= 64; s++) {
+		const char *n = dec_signame(s, tmp, sizeof(tmp));
+		size_t l = n ? strlen(n) : 0;
+
+		if (n && !strncmp(line + 4, n, l) && line[4 + l] == ' ')
+			return *m & 1ull << (s - 1);
+	}
+	return false;
+}
+
+/* ---- -y: paths of the fds the traced processes opened (as they named them) ---- */
+
+#define FDS_MAX 4096
+
+static struct fdent {
+	int pid, fd;
+	char *path;
+} fds[FDS_MAX];
+
+static struct fdent *fd_find(int pid, int fd, bool create)
+{
+	struct fdent *free_e = NULL;
+
+	for (int i = 0; i < FDS_MAX; i++) {
+		if (fds[i].path && fds[i].pid == pid && fds[i].fd == fd)
+			return &fds[i];
+		if (!fds[i].path && !free_e)
+			free_e = &fds[i];
+	}
+	return create ? free_e : NULL;
+}
+
+static const char *fd_path(void *ctx, int pid, int fd)
+{
+	struct fdent *f = fd_find(pid, fd, false);
+
+	(void)ctx;
+	return f ? f->path : NULL;
+}
+
+static void fd_set_path(int pid, int fd, const char *path)
+{
+	struct fdent *f = fd_find(pid, fd, true);
+
+	if (!f)
+		return;
+	free(f->path);
+	f->pid = pid;
+	f->fd = fd;
+	f->path = strdup(path);
+}
+
+/* After a call returned: opens name fds, close and dup change them. */
+static void fd_track(const struct trace_rec *e, const struct trace_rec *x)
+{
+	const char *n = gears_sc__name(x->nr, x->flags & TREC_COMPAT);
+	const char *p;
+	struct fdent *f;
+
+	if (!n || dec_is_error(x->ret))
+		return;
+	if ((!strcmp(n, "openat") || !strcmp(n, "open") || !strcmp(n, "creat")) && e &&
+	    (p = rec_str(e, n[4] == 'a' ? 1 : 0)) && p[0] == '/')
+		fd_set_path(x->pid, (int)x->ret, p);
+	else if (!strcmp(n, "close") && (f = fd_find(x->pid, (int)x->args[0], false))) {
+		free(f->path);
+		f->path = NULL;
+	} else if ((!strcmp(n, "dup") || !strcmp(n, "dup2") || !strcmp(n, "dup3") || !strcmp(n, "fcntl")) &&
+		   (f = fd_find(x->pid, (int)x->args[0], false)) && x->ret >= 0 && x->ret != (int64_t)x->args[0]) {
+		if (strcmp(n, "fcntl") || x->args[1] == 0 || x->args[1] == 1030)	/* F_DUPFD, F_DUPFD_CLOEXEC */
+			fd_set_path(x->pid, (int)x->ret, f->path);
+	}
+}
+
+static bool n_is_open(const struct trace_rec *x)
+{
+	const char *n = gears_sc__name(x->nr, x->flags & TREC_COMPAT);
+
+	return n && (!strcmp(n, "openat") || !strcmp(n, "open") || !strcmp(n, "creat") || !strncmp(n, "dup", 3));
+}
+
 /* ---- output ---- */
+
+static void count(struct tracer *t, const struct trace_rec *e, const struct trace_rec *x)
+{
+	const struct trace_rec *r = e ? e : x;
+	struct count *c = &t->cnt[!!(r->flags & TREC_COMPAT)][r->nr & (GEARS_SC_NR_WORDS * 64 - 1)];
+
+	c->calls++;
+	if (x && dec_is_error(x->ret))
+		c->errors++;
+	if (e && x && e != x && x->time_ns > e->time_ns)
+		c->ns += x->time_ns - e->time_ns;
+	else if (x && x->entry_ns && x->time_ns >= x->entry_ns)
+		c->ns += x->time_ns - x->entry_ns;
+}
+
+/* -P PATH: does a path argument of the call name it? */
+static bool has_path(const struct tracer *t, const struct trace_rec *e)
+{
+	for (int i = 0; i < 6; i++) {
+		const char *s = rec_str(e, i);
+
+		if (s && !strcmp(s, t->only_path))
+			return true;
+	}
+	return false;
+}
+
+/* -ff: FILE.PID, opened on the process's first line (bounded: the limit of
+ * open files ends it with an error message, once). */
+static FILE *out_for(struct tracer *t, int pid)
+{
+	static struct {
+		int pid;
+		FILE *f;
+	} files[256];
+	static int nfiles;
+	char name[4096];
+
+	if (!t->per_proc)
+		return t->out;
+	for (int i = 0; i < nfiles; i++)
+		if (files[i].pid == pid)
+			return files[i].f;
+	snprintf(name, sizeof(name), "%s.%d", t->outfile, pid);
+	if (nfiles >= 256 || !(files[nfiles].f = fopen(name, "w"))) {
+		if (nfiles < 256)
+			cli_error("cannot write %s: %s", name, strerror(errno));
+		return t->out;
+	}
+	files[nfiles].pid = pid;
+	return files[nfiles++].f;
+}
+
+/* strace's line: [PID ][time ]call = ret[ <dur>], "= ret" at column 40. */
+static void put_plain(struct tracer *t, FILE *f, const struct trace_rec *r, uint64_t when, const char *call,
+		      const char *ret, const char *dur)
+{
+	char pre[64] = "", ts[64] = "";
+	int col;
+
+	if (t->follow && !t->per_proc)
+		snprintf(pre, sizeof(pre), "%-5d ", r->tid);
+	if (t->tstamp) {
+		int64_t w = (int64_t)when + t->wall_off_ns;
+		time_t sec = (time_t)(w / 1000000000);
+		struct tm tm;
+
+		localtime_r(&sec, &tm);
+		if (t->tstamp >= 3)
+			snprintf(ts, sizeof(ts), "%lld.%06lld ", (long long)sec, (long long)(w % 1000000000 / 1000));
+		else if (t->tstamp == 2)
+			snprintf(ts, sizeof(ts), "%02d:%02d:%02d.%06lld ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+				 (long long)(w % 1000000000 / 1000));
+		else
+			snprintf(ts, sizeof(ts), "%02d:%02d:%02d ", tm.tm_hour, tm.tm_min, tm.tm_sec);
+	} else if (t->relative) {
+		uint64_t d = t->have_last && when >= t->last_ns ? when - t->last_ns : 0;
+
+		snprintf(ts, sizeof(ts), "%6llu.%06llu ", (unsigned long long)(d / 1000000000),
+			 (unsigned long long)(d % 1000000000 / 1000));
+		t->last_ns = when;
+		t->have_last = true;
+	}
+	col = fprintf(f, "%s%s%s", pre, ts, call);
+	if (!ret) {
+		fprintf(f, " <unfinished ...>\n");
+		return;
+	}
+	fprintf(f, "%*s= %s%s\n", col < 40 ? 40 - col : 1, "", ret, dur);
+}
 
 static void emit(struct tracer *t, const struct trace_rec *e, const struct trace_rec *x)
 {
 	const struct trace_rec *r = e ? e : x;
-	char call[8192], ret[160];
+	char call[8192], ret[512];
 	double ts;
 
-	if (t->summary) {	/* like strace -c: the table instead of the lines */
-		struct count *c = &t->cnt[!!(r->flags & TREC_COMPAT)][r->nr & (GEARS_SC_NR_WORDS * 64 - 1)];
-
-		c->calls++;
-		if (x && fmt_is_error(x->ret))
-			c->errors++;
-		if (e && x && e != x && x->time_ns > e->time_ns)
-			c->ns += x->time_ns - e->time_ns;
-		else if (x && x->entry_ns && x->time_ns >= x->entry_ns)
-			c->ns += x->time_ns - x->entry_ns;
+	if (t->status == 1 && x && dec_is_error(x->ret))
 		return;
+	if (t->status == 2 && (!x || !dec_is_error(x->ret)))
+		return;
+	if (t->only_path && !has_path(t, e ? e : x))
+		return;
+	if (t->summary) {	/* like strace -c: the table instead of the lines */
+		count(t, e, x);
+		if (!t->with_lines)
+			return;
 	}
 	if (!t->have_t0) {
+		struct timespec now;
+
 		t->t0 = (e == x && x && x->entry_ns) ? x->entry_ns : r->time_ns;
 		t->have_t0 = true;
+		clock_gettime(CLOCK_REALTIME, &now);
+		t->wall_off_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - (int64_t)t->t0;
 	}
 	/* A line is stamped with when the call entered, like strace's. */
 	uint64_t when = (e == x && x && x->entry_ns) ? x->entry_ns : r->time_ns;
 
 	ts = when >= t->t0 ? (double)(when - t->t0) / 1e9 : 0;
-	fmt_call(call, sizeof(call), e, x);
-	fmt_ret(ret, sizeof(ret), x);
+	dec_call(call, sizeof(call), e, x, &t->dec);
+	dec_ret(ret, sizeof(ret), x, &t->dec);
+	if (t->dec.fd_path && x) {
+		const char *fp;
+
+		fd_track(e, x);
+		/* strace -y: a returned fd shows its path too */
+		if (!dec_is_error(x->ret) && (fp = fd_path(NULL, x->pid, (int)x->ret)) &&
+		    (n_is_open(x)))
+			snprintf(ret + strlen(ret), sizeof(ret) - strlen(ret), "<%s>", fp);
+	}
 	t->printed++;
 	if (t->json) {
 		json_t *args = json_array(), *strs = json_object();
@@ -211,7 +480,7 @@ static void emit(struct tracer *t, const struct trace_rec *e, const struct trace
 			      "compat", !!(r->flags & TREC_COMPAT), "args", args, "strings", strs, "text", call);
 		if (x) {
 			json_object_set_new(j, "ret", json_integer((json_int_t)x->ret));
-			if (fmt_is_error(x->ret))
+			if (dec_is_error(x->ret))
 				json_object_set_new(j, "errno", json_string(strerrorname_np((int)-x->ret) ?: "?"));
 			if (x->flags & TREC_DENIED)
 				json_object_set_new(j, "denied", json_true());
@@ -219,17 +488,41 @@ static void emit(struct tracer *t, const struct trace_rec *e, const struct trace
 		json_dumpf(j, t->out, JSON_COMPACT);
 		fputc('\n', t->out);
 		json_decref(j);
-	} else {
-		char dur[32] = "";
-
-		if (t->durations && x) {
-			uint64_t in = (e && e != x) ? e->time_ns : x->entry_ns;
-
-			if (in && x->time_ns >= in)
-				snprintf(dur, sizeof(dur), " <%.6f>", (double)(x->time_ns - in) / 1e9);
-		}
-		fprintf(t->out, "%11.6f [%u] %6d %-15s %s = %s%s\n", ts, r->cpu, r->tid, r->comm, call, ret, dur);
+		return;
 	}
+	char dur[32] = "";
+
+	if (t->durations && x) {
+		uint64_t in = (e && e != x) ? e->time_ns : x->entry_ns;
+
+		if (in && x->time_ns >= in)
+			snprintf(dur, sizeof(dur), " <%.6f>", (double)(x->time_ns - in) / 1e9);
+	}
+	if (t->plain) {
+		FILE *f = out_for(t, r->tid);
+		char sig[512];
+
+		/* A handler that made no calls ends with this rt_sigreturn: the
+		 * delivery, as strace shows it, right before. */
+		if (x)
+			sip_track(e, x);
+		if (e && sip_has(r->pid, e) && dec_signal_line(sig, sizeof(sig), e, &t->dec) && t->quiet < 3 &&
+		    sip_covers(r->pid, sig)) {
+			if (t->follow && !t->per_proc)
+				fprintf(f, "%-5d ", r->tid);
+			fprintf(f, "%s\n", sig);
+		}
+		put_plain(t, f, r, when, call, ret, dur);
+		/* The process is gone: strace says how. */
+		if (!x && e && dec_noreturn(e->nr, e->flags & TREC_COMPAT) && t->quiet < 2 &&
+		    (strcmp(gears_sc__name(e->nr, e->flags & TREC_COMPAT) ?: "", "exit") || e->tid == e->pid)) {
+			if (t->follow && !t->per_proc)
+				fprintf(f, "%-5d ", e->pid);
+			fprintf(f, "+++ exited with %d +++\n", (int)(e->args[0] & 0xff));
+		}
+		return;
+	}
+	fprintf(t->out, "%11.6f [%u] %6d %-15s %s = %s%s\n", ts, r->cpu, r->tid, r->comm, call, ret, dur);
 }
 
 static struct pend *pend_slot(struct tracer *t, int tid, bool create)
@@ -262,7 +555,7 @@ static void pair(struct tracer *t, const struct trace_rec *r)
 	struct pend *p;
 
 	if (r->kind == TREC_ENTRY) {
-		if (fmt_noreturn(r->nr, r->flags & TREC_COMPAT)) {
+		if (dec_noreturn(r->nr, r->flags & TREC_COMPAT)) {
 			emit(t, r, NULL);
 			return;
 		}
@@ -391,16 +684,28 @@ static void print_summary(struct tracer *t, FILE *f)
 			total_ns += t->cnt[c][i].ns;
 	fprintf(f, "%% time     seconds  usecs/call     calls    errors syscall\n");
 	fprintf(f, "------ ----------- ----------- --------- --------- ----------------\n");
-	for (;;) {	/* by time, then calls, descending */
+	for (;;) {	/* by time, then calls, descending; or as -S says */
 		struct count *best = NULL;
 		int bc = 0, bi = 0;
+		const char *by = t->sortby ? t->sortby : "time";
+		char t1[32], t2[32];
 
 		for (int c = 0; c < 2; c++)
 			for (int i = 0; i < GEARS_SC_NR_WORDS * 64; i++) {
 				struct count *k = &t->cnt[c][i];
+				bool better = !best;
 
-				if (k->calls && (!best || k->ns > best->ns ||
-						 (k->ns == best->ns && k->calls > best->calls))) {
+				if (!k->calls)
+					continue;
+				if (best && !strcmp(by, "calls"))
+					better = k->calls > best->calls;
+				else if (best && !strcmp(by, "errors"))
+					better = k->errors > best->errors;
+				else if (best && !strcmp(by, "name"))
+					better = strcmp(dec_name(i, c, t1, sizeof(t1)), dec_name(bi, bc, t2, sizeof(t2))) < 0;
+				else if (best && strcmp(by, "nothing"))
+					better = k->ns > best->ns || (k->ns == best->ns && k->calls > best->calls);
+				if (better) {
 					best = k;
 					bc = c;
 					bi = i;
@@ -414,7 +719,7 @@ static void print_summary(struct tracer *t, FILE *f)
 			snprintf(errs, sizeof(errs), "%" PRIu64, best->errors);
 		fprintf(f, "%6.2f %11.6f %11" PRIu64 " %9" PRIu64 " %9s %s\n",
 			total_ns ? 100.0 * (double)best->ns / (double)total_ns : 0.0, (double)best->ns / 1e9,
-			best->ns / 1000 / best->calls, best->calls, errs, fmt_name(bi, bc, tmp, sizeof(tmp)));
+			best->ns / 1000 / best->calls, best->calls, errs, dec_name(bi, bc, tmp, sizeof(tmp)));
 		total_calls += best->calls;
 		total_err += best->errors;
 		best->calls = 0;
@@ -430,12 +735,33 @@ static void print_summary(struct tracer *t, FILE *f)
  * needed to follow children and the command's execve. */
 static int parse_syscalls(struct tracer *t, const char *list)
 {
-	char *dup = strdup(list), *save = NULL;
+	bool neg = list[0] == '!';	/* strace's -e trace=!SET: all but these */
+	char *dup = strdup(list + neg), *save = NULL;
 	int bad = 0;
 
 	for (char *w = strtok_r(dup, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
 		char *end;
-		long n = strtol(w, &end, 0);
+		long n;
+
+		if (w[0] == '%') {	/* strace's classes: %file, %process, %net... */
+			bool any = false;
+
+			for (int nr = 0; nr < GEARS_SC_NR_WORDS * 64; nr++) {
+				if (dec_in_class(nr, false, w + 1)) {
+					t->show[nr / 64] |= 1ull << (nr % 64);
+					any = true;
+				}
+				if (dec_in_class(nr, true, w + 1))
+					t->show32[nr / 64] |= 1ull << (nr % 64);
+			}
+			if (!any) {
+				cli_error("unknown class '%s' (%%file, %%process, %%net, %%memory, %%signal, %%desc, "
+					  "%%creds, %%clock, %%stat)", w);
+				bad = 1;
+			}
+			continue;
+		}
+		n = strtol(w, &end, 0);
 		int a = *end ? gears_sc__number(w, false) : (int)n, b = *end ? gears_sc__number(w, true) : -1;
 
 		if (a < 0 && b < 0) {
@@ -449,6 +775,11 @@ static int parse_syscalls(struct tracer *t, const char *list)
 			t->show32[b / 64] |= 1ull << (b % 64);
 	}
 	free(dup);
+	if (neg)
+		for (int i = 0; i < GEARS_SC_NR_WORDS; i++) {
+			t->show[i] = ~t->show[i];
+			t->show32[i] = ~t->show32[i];
+		}
 	return bad ? -EINVAL : 0;
 }
 
@@ -562,6 +893,7 @@ static int subscribe(struct tracer *t, struct gears_ctl *c)
 
 	if (t->ring_wait_ms >= 0)
 		json_object_set_new(req, "ring_wait_ms", json_integer(t->ring_wait_ms));
+	json_object_set_new(req, "strsize", json_integer(t->dec.strsize));
 	/* Durations cost the guest a second clock read per call: only for -c
 	 * and -T. */
 	if (t->summary || t->durations)
@@ -648,7 +980,14 @@ static void report(struct tracer *t)
 			if (!t->summary && !t->json) {
 				char call[8192];
 
-				fmt_call(call, sizeof(call), t->pend[i].rec, NULL);
+				dec_call(call, sizeof(call), t->pend[i].rec, NULL, &t->dec);
+				if (t->plain) {
+					put_plain(t, out_for(t, t->pend[i].rec->tid), t->pend[i].rec, t->pend[i].rec->time_ns,
+						  call, NULL, "");
+					free(t->pend[i].rec);
+					t->pend[i].rec = NULL;
+					continue;
+				}
 				fprintf(t->out, "%11s [%u] %6d %-15s %s <unfinished ...>\n", "", t->pend[i].rec->cpu,
 					t->pend[i].rec->tid, t->pend[i].rec->comm, call);
 			}
@@ -678,7 +1017,7 @@ static int attach(struct tracer *t, const char *name)
 
 	if (!vm)
 		return cli_error("%s", gears_last_error());
-	fmt_set_kernel(gears_vm__linux(vm));
+	dec_set_kernel(gears_vm__linux(vm));
 	c = gears_ctl__open(name, 0);
 	if (!c) {
 		gears_vm__close(vm);
@@ -690,7 +1029,7 @@ static int attach(struct tracer *t, const char *name)
 	r = subscribe(t, c) ?: pump(t, c, 0);
 	gears_ctl__close(c);
 	report(t);
-	fmt_set_kernel(NULL);
+	dec_set_kernel(NULL);
 	gears_vm__close(vm);
 	return r;
 }
@@ -779,7 +1118,7 @@ static int run_cmd(struct tracer *t, char **runopts, int nrunopts, char **cmd)
 	struct gears_vm *vm = gears_vm__attach(name);
 
 	if (vm)
-		fmt_set_kernel(gears_vm__linux(vm));
+		dec_set_kernel(gears_vm__linux(vm));
 	int r = subscribe(t, c) ?: pump(t, c, child);
 
 	gears_ctl__close(c);
@@ -787,7 +1126,7 @@ static int run_cmd(struct tracer *t, char **runopts, int nrunopts, char **cmd)
 		kill(child, SIGTERM);
 	waitpid(child, &status, 0);
 	report(t);
-	fmt_set_kernel(NULL);
+	dec_set_kernel(NULL);
 	gears_vm__close(vm);
 	if (r)
 		return r;
@@ -797,12 +1136,13 @@ static int run_cmd(struct tracer *t, char **runopts, int nrunopts, char **cmd)
 static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "mode", required_argument, 0, 'M' }, { "comm", required_argument, 0, 'C' },
+		{ "mode", required_argument, 0, 'M' }, { "comm", required_argument, 0, 9 },
 		{ "json", no_argument, 0, 'j' }, { "pretty", no_argument, 0, 'j' },
 		{ "smp", required_argument, 0, 1 }, { "mem", required_argument, 0, 2 },
 		{ "kernel", required_argument, 0, 3 }, { "initrd", required_argument, 0, 4 },
 		{ "append", required_argument, 0, 5 }, { "accel", required_argument, 0, 6 },
 		{ "ring-wait", required_argument, 0, 'W' },
+		{ "strace-format", no_argument, 0, 7 }, { "gears-format", no_argument, 0, 8 },
 		{ 0, 0, 0, 0 }
 	};
 	static const char *const runflag[] = { NULL, "--smp", "--mem", "--kernel", "--initrd", "--append", "--accel" };
@@ -813,6 +1153,8 @@ static int run(int argc, char **argv)
 
 	memset(&t, 0, sizeof(t));
 	t.mode = "ring";
+	t.plain = -1;
+	dec_opts_init(&t.dec);
 	t.show_all = true;
 	t.ring_wait_ms = -1;
 	t.out = stderr;	/* like strace: the program's own output stays on stdout */
@@ -825,7 +1167,7 @@ static int run(int argc, char **argv)
 	int pargc = dd > 0 ? dd : argc;
 
 	optind = 1;
-	while ((c = getopt_long(pargc, argv, "e:p:fco:jT", opts, NULL)) != -1) {
+	while ((c = getopt_long(pargc, argv, "e:p:fco:jTs:vxtrzZqCwS:P:y", opts, NULL)) != -1) {
 		switch (c) {
 		case 'M':
 			if (strcmp(optarg, "exit") && strcmp(optarg, "filter") && strcmp(optarg, "ring"))
@@ -833,6 +1175,15 @@ static int run(int argc, char **argv)
 			t.mode = optarg;
 			break;
 		case 'e':
+			if (!strncmp(optarg, "status=", 7)) {
+				bool ok = strstr(optarg, "successful"), bad = strstr(optarg, "failed");
+
+				t.status = ok && !bad ? 1 : bad && !ok ? 2 : 0;
+				break;
+			}
+			if (!strncmp(optarg, "signal=", 7) || !strncmp(optarg, "abbrev=", 7) ||
+			    !strncmp(optarg, "verbose=", 8) || !strncmp(optarg, "raw=", 4))
+				break;	/* accepted as strace's; signals are not seen from outside */
 			if (!strncmp(optarg, "inject=", 7)) {
 				if (parse_inject(&t, optarg + 7))
 					return 1;
@@ -843,10 +1194,38 @@ static int run(int argc, char **argv)
 				return 1;
 			break;
 		case 'p': t.want_pid = atoi(optarg); pid_add(&t, t.want_pid); break;
-		case 'C': t.want_comm = optarg; break;
-		case 'f': t.follow = true; break;
+		case 9: t.want_comm = optarg; break;
+		case 'f':
+			if (t.follow)
+				t.per_proc = true;	/* -ff */
+			t.follow = true;
+			break;
+		case 't': t.tstamp++; break;
+		case 'r': t.relative = true; break;
+		case 'z': t.status = 1; break;
+		case 'Z': t.status = 2; break;
+		case 'q': t.quiet++; break;
+		case 'C': t.summary = t.with_lines = true; break;
+		case 'w': t.wall = true; break;
+		case 'S':
+			if (strcmp(optarg, "time") && strcmp(optarg, "calls") && strcmp(optarg, "errors") &&
+			    strcmp(optarg, "name") && strcmp(optarg, "nothing"))
+				return cli_error("-S sorts by time, calls, errors, name or nothing");
+			t.sortby = optarg;
+			break;
+		case 'P': t.only_path = optarg; break;
+		case 'y': t.dec.fd_path = fd_path; t.dec.fd_ctx = &t; break;
+		case 7: t.plain = 1; break;
+		case 8: t.plain = 0; break;
 		case 'c': t.summary = true; break;
 		case 'T': t.durations = true; break;
+		case 's':
+			t.dec.strsize = (unsigned)atoi(optarg);
+			if (!t.dec.strsize || t.dec.strsize > 4096)
+				return cli_error("-s takes 1..4096");
+			break;
+		case 'v': t.dec.verbose = true; break;
+		case 'x': t.dec.xstyle++; break;
 		case 'W': t.ring_wait_ms = atoi(optarg); break;
 		case 'o': outfile = optarg; break;
 		case 'j': t.json = true; break;
@@ -864,7 +1243,12 @@ static int run(int argc, char **argv)
 		name = argv[optind];
 	if ((dd > 0) == (name != NULL) || (dd > 0 && dd + 1 >= argc))
 		return cli_usage(&cmd_trace, stderr);
-	if (outfile && !(t.out = fopen(outfile, "w")))
+	t.outfile = outfile;
+	if (t.per_proc && !outfile)
+		t.per_proc = false;	/* -ff without -o: as -f, like strace */
+	if (t.plain < 0)	/* strace's lines when tracing one command */
+		t.plain = dd > 0;
+	if (outfile && !t.per_proc && !(t.out = fopen(outfile, "w")))
 		return cli_error("cannot write %s: %s", outfile, strerror(errno));
 	if (dd > 0) {
 		t.cmd_mode = true;

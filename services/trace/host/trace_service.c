@@ -18,6 +18,7 @@
 #include <gears/vm.h>
 
 #include "supervisor.h"
+#include "../decode/decode.h"
 #include "../trace_proto.h"
 
 #define MAX_SUBS 32
@@ -47,6 +48,7 @@ struct sub {
 	struct tsrv *t;
 	struct rule rules[MAX_RULES];
 	int nrules;
+	unsigned strsize;	/* -s: bytes of buffers captured (filter and exit modes) */
 	int scope_pid;		/* rules apply to this process ... */
 	char scope_comm[16];	/* ... or processes with this name */
 	char batch[BATCH];
@@ -239,7 +241,9 @@ static void strings(struct gears_sc_call *c, struct trace_rec *r, struct recbuf 
 	/* Ring records carry what the guest stub captured (for an exit, at the
 	 * call's entry). Sync and exit modes read the caller's memory at entry,
 	 * while it waits. After the fact, an execve's old memory is gone. */
-	if (gears_sc_call__is_exit(c) && !ring)
+	/* At a return (filter, exit), strings the entry could not read: a path
+	 * in a page not yet faulted in is there now, the kernel read it. */
+	if (gears_sc_call__is_exit(c) && !ring && argv >= 0)
 		return;
 	for (int a = 0; a < 6; a++) {
 		const char *cap;
@@ -274,6 +278,53 @@ static void strings(struct gears_sc_call *c, struct trace_rec *r, struct recbuf 
 	}
 }
 
+/* Blobs: what the call's arguments point to (services/trace/decode). */
+struct blobctx {
+	struct gears_sc_call *c;
+	struct recbuf *rb;
+	struct trace_rec *r;
+};
+
+static int blob_read(void *ctx, uint64_t va, void *buf, size_t len)
+{
+	struct blobctx *b = ctx;
+
+	return len ? gears_sc_call__read(b->c, va, buf, len) : 0;
+}
+
+static void blob_put(void *ctx, unsigned tag, const void *data, size_t len)
+{
+	struct blobctx *b = ctx;
+	struct recbuf *rb = b->rb;
+
+	if (len > 0xffff || rb->len + 3 + len > sizeof(rb->b)) {
+		rb->trunc = true;
+		return;
+	}
+	rb->b[rb->len++] = (char)tag;
+	rb->b[rb->len++] = (char)(len & 0xff);
+	rb->b[rb->len++] = (char)(len >> 8);
+	memcpy(rb->b + rb->len, data, len);
+	rb->len += len;
+	b->r->nstr++;
+}
+
+/* Filter and exit modes: the caller waits, its memory is as the call sees it. */
+static void blobs(struct sub *s, struct gears_sc_call *c, struct trace_rec *r, struct recbuf *rb)
+{
+	struct blobctx b = { c, rb, r };
+	struct dec_cap cap = {
+		.nr = r->nr, .compat = r->flags & TREC_COMPAT, .exit = r->kind == TREC_EXIT,
+		.ret = r->ret, .strsize = s->strsize, .read = blob_read, .put = blob_put, .ctx = &b,
+	};
+
+	if (gears_sc_call__delivery(c) == GEARS_SC_RING)
+		return;
+	memcpy(cap.args, r->args, sizeof(cap.args));
+	cap.sp = gears_sc_call__user_sp(c);
+	dec_capture(&cap);
+}
+
 static int on_call(struct gears_sc_call *c, void *ctx)
 {
 	struct sub *s = ctx;
@@ -299,6 +350,7 @@ static int on_call(struct gears_sc_call *c, void *ctx)
 	r->ret = r->kind == TREC_EXIT ? gears_sc_call__ret(c) : 0;
 	memcpy(r->comm, gears_sc_call__comm(c), sizeof(r->comm));
 	strings(c, r, &rb);
+	blobs(s, c, r, &rb);
 	if (rb.trunc)
 		r->flags |= TREC_TRUNC;
 	rb.len = (rb.len + 7) & ~(size_t)7;
@@ -365,6 +417,7 @@ static int subscribe(struct tsrv *t, int client, uint32_t id, const char *json, 
 		any32 = false;
 	inject = json_incref(json_object_get(j, "inject"));
 	json_t *rw = json_object_get(j, "ring_wait_ms");
+	json_int_t strsize = json_integer_value(json_object_get(j, "strsize"));
 	bool want_time = json_is_true(json_object_get(j, "time"));
 	int ring_wait = rw ? (int)json_integer_value(rw) : INT32_MIN;
 	scope = json_incref(json_object_get(j, "scope"));
@@ -384,7 +437,8 @@ static int subscribe(struct tsrv *t, int client, uint32_t id, const char *json, 
 	}
 	if (ring_wait != INT32_MIN)
 		gears_sc__set_ring_wait(t->sc, ring_wait);
-	*s = (struct sub){ .used = true, .client = client, .id = id, .t = t };
+	*s = (struct sub){ .used = true, .client = client, .id = id, .t = t,
+			   .strsize = strsize > 0 && strsize <= DEC_BLOB_MAX ? (unsigned)strsize : 32 };
 	/* Ring: one record per call, at its return, carrying the entry too (half
 	 * the guest's work); entries only for calls that never return. Sync and
 	 * exit: both sides, so strings are read while they are valid. */
