@@ -33,6 +33,7 @@
 #include <gears/vm.h>
 
 #include "cli.h"
+#include "../services/mpi/host/mpi_broker.h"
 
 #define MAX_VMS 16
 #define MPI_PORT "7077"
@@ -53,8 +54,9 @@ static void help(FILE *f)
 		"  --vms K            VMs (default 2, at most %d); ranks are placed in blocks\n"
 		"  --smp S            vCPUs per VM (default 1)\n"
 		"  --mem SIZE         RAM per VM (default 1G)\n"
-		"  --accel on|off     the MPI accelerator (default off for now: `on` needs the mpi\n"
-		"                     service's --mpi); off: MPICH over the overlay\n"
+		"  --accel on|off     the MPI accelerator (default on): messages between the ranks\n"
+		"                     become host memory copies; off: MPICH over the overlay\n"
+		"  --stats            print the accelerator's counters at the end (stderr)\n"
 		"  --timeout SECONDS  stop the job after this long (exit status 124)\n"
 		"  --env VAR=VALUE    set VAR for the ranks (repeatable; mpiexec -genv)\n"
 		"  --kernel F --initrd F   the guest (default: build/image-mpi)\n"
@@ -71,7 +73,8 @@ struct job {
 	char tmp[64];			/* logs */
 	int nvms, np, smp;
 	const char *mem, *accel, *qemu_accel, *kernel, *initrd;
-	bool verbose, bridge_up;
+	bool verbose, bridge_up, stats;
+	const char *prog;		/* for the preload rule */
 	int timeout_s;
 	pid_t vm_pid[MAX_VMS];
 	pid_t exec_pid;
@@ -253,7 +256,7 @@ static int boot_vms(struct job *j, char shares[][PATH_MAX], int nshares, const c
 		return -ENOENT;
 	}
 	for (int i = 0; i < j->nvms; i++) {
-		char name[48], net[96], smp[16], log[96], mpiopt[96];
+		char name[48], net[96], smp[16], log[96], mpiopt[PATH_MAX + 48];
 		char *argv[40];
 		int a = 0;
 
@@ -261,7 +264,7 @@ static int boot_vms(struct job *j, char shares[][PATH_MAX], int nshares, const c
 		snprintf(net, sizeof(net), "%s,ip=10.77.0.%d/24", j->name, i + 1);
 		snprintf(smp, sizeof(smp), "%d", j->smp);
 		snprintf(log, sizeof(log), "%s/vm-%d.log", j->tmp, i);
-		snprintf(mpiopt, sizeof(mpiopt), "%s,vm=%d", j->name, i);
+		snprintf(mpiopt, sizeof(mpiopt), "%s,prog=%s", j->name, j->prog);
 		argv[a++] = "gears";
 		argv[a++] = "run";
 		argv[a++] = "--name";
@@ -388,6 +391,28 @@ static pid_t start_job(struct job *j, const char *cwd, char **prog, int nprog, c
 	return pid;
 }
 
+/* The broker's counters (services/mpi/host/mpi_broker.h), while the VMs still run. */
+static void print_stats(const struct job *j)
+{
+	char path[96], err[256];
+	struct mpi_broker *b;
+	struct mpi_broker_stats st;
+
+	snprintf(path, sizeof(path), "/dev/shm/gears-mpi-%s", j->name);
+	if (strcmp(j->accel, "on") || access(path, F_OK) || !(b = mpi_broker_open(path, err, sizeof(err)))) {
+		fprintf(stderr, "gears mpirun: accelerator: none\n");
+		return;
+	}
+	mpi_broker_stats(b, &st);
+	fprintf(stderr,
+		"gears mpirun: accelerator: %llu calls, %llu sends, %llu receives, %llu matched, %llu eager, "
+		"%llu bytes copied, %llu errors, %llu faults\n",
+		(unsigned long long)st.calls, (unsigned long long)st.sends, (unsigned long long)st.recvs,
+		(unsigned long long)st.matched, (unsigned long long)st.eager, (unsigned long long)st.copied_bytes,
+		(unsigned long long)st.errors, (unsigned long long)st.faults);
+	mpi_broker_close_last(b);
+}
+
 /* Until the job ends (its status) or something stops it (negative). */
 static int supervise(struct job *j)
 {
@@ -420,7 +445,7 @@ static int supervise(struct job *j)
 static int parse(int argc, char **argv, struct job *j, char ***envs, int *nenv)
 {
 	enum { O_VMS = 256, O_SMP, O_MEM, O_ACCEL, O_TIMEOUT, O_ENV, O_KERNEL, O_INITRD, O_QACCEL,
-	       O_VERBOSE, O_JSON, O_PRETTY };
+	       O_VERBOSE, O_JSON, O_PRETTY, O_STATS };
 	static const struct option opts[] = {
 		{ "np", required_argument, 0, 'n' }, { "vms", required_argument, 0, O_VMS },
 		{ "smp", required_argument, 0, O_SMP }, { "mem", required_argument, 0, O_MEM },
@@ -428,7 +453,7 @@ static int parse(int argc, char **argv, struct job *j, char ***envs, int *nenv)
 		{ "env", required_argument, 0, O_ENV }, { "kernel", required_argument, 0, O_KERNEL },
 		{ "initrd", required_argument, 0, O_INITRD }, { "qemu-accel", required_argument, 0, O_QACCEL },
 		{ "verbose", no_argument, 0, O_VERBOSE }, { "json", no_argument, 0, O_JSON },
-		{ "pretty", no_argument, 0, O_PRETTY }, { 0 },
+		{ "pretty", no_argument, 0, O_PRETTY }, { "stats", no_argument, 0, O_STATS }, { 0 },
 	};
 	int c;
 
@@ -477,6 +502,7 @@ static int parse(int argc, char **argv, struct job *j, char ***envs, int *nenv)
 		case O_INITRD: j->initrd = optarg; break;
 		case O_QACCEL: j->qemu_accel = optarg; break;
 		case O_VERBOSE: j->verbose = true; break;
+		case O_STATS: j->stats = true; break;
 		case O_JSON: case O_PRETTY: break;
 		default: return cli_usage(&cmd_mpirun, stderr);
 		}
@@ -492,7 +518,7 @@ static int parse(int argc, char **argv, struct job *j, char ***envs, int *nenv)
 
 static int run(int argc, char **argv)
 {
-	struct job j = { .nvms = 2, .smp = 1, .mem = "1G", .accel = "off" };
+	struct job j = { .nvms = 2, .smp = 1, .mem = "1G", .accel = "on" };
 	char cwd[PATH_MAX], prog[PATH_MAX], shares[2][PATH_MAX], *envbuf[32], **envs = envbuf;
 	struct sigaction sa = { .sa_handler = on_signal };
 	int nenv = 0, nshares = 0, r, code;
@@ -512,6 +538,7 @@ static int run(int argc, char **argv)
 		if (!realpath(pargv[0], prog) || access(prog, X_OK))
 			return cli_error("%s: not an executable program", pargv[0]);
 		pargv[0] = prog;
+		j.prog = prog;
 		if ((slash = strrchr(prog, '/')) && slash != prog) {
 			char dir[PATH_MAX];
 
@@ -522,6 +549,7 @@ static int run(int argc, char **argv)
 		}
 	} else {
 		add_share(shares, &nshares, cwd);
+		j.prog = pargv[0];
 	}
 	l = readlink("/proc/self/exe", j.self, sizeof(j.self) - 1);
 	if (l <= 0)
@@ -560,6 +588,8 @@ static int run(int argc, char **argv)
 		goto out;
 	}
 	r = supervise(&j);
+	if (j.stats)
+		print_stats(&j);
 	code = r >= 0 ? r : r == -ETIMEDOUT ? 124 : r == -EINTR ? 128 + got_signal : 125;
 out:
 	if (got_signal && code < 128)
