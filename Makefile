@@ -2,6 +2,8 @@
 #
 #   make            libgears (static + shared) and the gears command, in build/
 #   make image      the default guest image (Debian kernel + busybox initramfs)
+#   make image VARIANT=mpi  the default image plus Debian's MPICH and the MPI service's
+#                   guest side, in build/image-mpi/ (services/mpi)
 #   make image KERNEL=PKG   the same for another Debian kernel package (e.g.
 #                   linux-image-rt-amd64), in build/image-PKG/; `make initrd KERNEL=PKG`
 #                   without the kernel modules (which need that kernel's headers: make deps KERNEL=PKG)
@@ -166,6 +168,25 @@ build/guest/lib/%.so: guest/preload/%.c
 	$(call say,GUEST,$@)
 	$(Q)$(GUEST_CC) $(GUEST_DYN_CFLAGS) -shared -fPIC -o $@ $< -ldl
 
+# The MPI accelerator's guest side (services/mpi/guest/NAME.c -> build/mpi/guest/NAME.so):
+# PMPI preload libraries, built against Debian's MPICH headers; their PMPI_* calls
+# bind, lazily, to the MPI library of the program they are preloaded into.
+MPI_CFLAGS     := $(shell pkg-config --cflags mpich 2>/dev/null)
+MPI_GUEST_LIBS := $(patsubst services/mpi/guest/%.c,build/mpi/guest/%.so,$(wildcard services/mpi/guest/*.c))
+build/mpi/guest/%.so: services/mpi/guest/%.c $(wildcard services/mpi/guest/*.h) guest/include/gears-guest/hypercall.h
+	@mkdir -p $(dir $@)
+	$(call say,GUEST,$@)
+	$(Q)$(GUEST_CC) $(GUEST_DYN_CFLAGS) $(MPI_CFLAGS) -shared -fPIC -fvisibility=hidden -o $@ $< -ldl
+# MPI test programs, built with the host's mpicc as a user would (run in the
+# guests by gears mpirun, through the share service).
+MPI_TEST_PROGS := $(patsubst services/mpi/tests/progs/%.c,build/mpi/tests/%,$(wildcard services/mpi/tests/progs/*.c))
+build/mpi/tests/%: services/mpi/tests/progs/%.c
+	@mkdir -p $(dir $@)
+	$(call say,MPICC,$@)
+	$(Q)mpicc -O2 -Wall -Wextra -Werror -o $@ $<
+mpi: $(MPI_GUEST_LIBS) $(MPI_TEST_PROGS)
+.PHONY: mpi
+
 # Payloads for `gears inject`: static-pie, no libc, no SSE (the target's vector
 # registers are not saved around them); the runtime (rt.c) is linked into each.
 PAYLOAD_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Iguest/include -fPIE -static-pie -nostdlib \
@@ -197,6 +218,12 @@ endif
 # its image's `unavailable` file, and its tests skip with that reason.
 MATRIX_KERNELS := linux-image-cloud-amd64 linux-image-amd64 linux-image-rt-amd64 \
 	linux-image-6.12-cloud-amd64 linux-image-6.12-amd64 linux-image-6.12-rt-amd64
+# VARIANT=mpi: the same kernel and initramfs plus MPICH (scripts/build-image.sh), in
+# IMAGE_DIR-mpi; no kernel modules of its own (the plain image's serve it).
+VARIANT ?=
+ifneq ($(VARIANT),)
+IMAGE_DIR := $(IMAGE_DIR)-$(VARIANT)
+endif
 
 # guest/modules/NAME.c -> $(KMOD_DIR)/NAME.ko, built by kbuild against
 # /usr/src/linux-headers-REL (scripts/install-deps.sh installs it), REL being the
@@ -220,10 +247,15 @@ $(KMOD_DIR)/%.ko: guest/modules/%.c $(IMAGE_DIR)/release
 	cp $$d/$*.ko $@
 
 .PHONY: initrd
+ifeq ($(VARIANT),)
 image: $(IMAGE_DIR)/initrd.img $(GUEST_MODS)
+else
+image: $(IMAGE_DIR)/initrd.img
+endif
 initrd: $(IMAGE_DIR)/initrd.img
-$(IMAGE_DIR)/initrd.img: $(GUEST_PROGS) $(GUEST_LIBS) guest/init/init scripts/build-image.sh
-	./scripts/build-image.sh $(IMAGE_DIR) build/guest $(KERNEL)
+VARIANT_DEPS := $(if $(filter mpi,$(VARIANT)),$(MPI_GUEST_LIBS) $(wildcard services/mpi/guest/*.sh))
+$(IMAGE_DIR)/initrd.img: $(GUEST_PROGS) $(GUEST_LIBS) guest/init/init scripts/build-image.sh $(VARIANT_DEPS)
+	VARIANT=$(VARIANT) MPI_GUEST_DIR=$(ROOT)/build/mpi/guest ./scripts/build-image.sh $(IMAGE_DIR) build/guest $(KERNEL)
 
 # A real distribution on a disk for the disk-guest tests (debootstrap; root only),
 # with the default image's kernel package so its modules load there too.
@@ -283,6 +315,7 @@ vmtest: $(O)/gears $(VMTEST_IMAGES) payloads
 		$(MAKE) -s KERNEL=$$k image || \
 		echo "vmtest: no $$k image ($$(cat build/image-$$k/unavailable 2>/dev/null || echo 'build failed')): its tests will skip" >&2; \
 	done
+	@$(MAKE) -s VARIANT=mpi image mpi
 	@GEARS=$(ROOT)/$(O)/gears ./tests/run-vm.sh
 
 test:

@@ -1,6 +1,11 @@
 #!/bin/sh
 # build-image.sh OUT_DIR GUEST_BUILD_DIR [KERNEL_PKG] — build a guest image.
 #
+# VARIANT=mpi in the environment adds Debian's MPICH (mpich, libmpich12 and UCX, the
+# packages listed in MPI_PKGS below, fetched and unpacked like the kernel) in a
+# merged-/usr layout (UCX finds its plugins beside libucs), and the MPI service's
+# guest files from services/mpi/guest (MPI_GUEST_DIR: its built preload library).
+#
 # KERNEL_PKG is a Debian kernel package, usually a meta package such as
 # linux-image-rt-amd64 or linux-image-6.12-cloud-amd64 (default: linux-image-cloud-amd64,
 # the default image). A meta package is followed to the versioned package it depends
@@ -35,6 +40,15 @@ mkdir -p "$1/dl"
 OUT=$(cd "$1" && pwd)
 GUEST=$(cd "$2" && pwd)
 ROOT=$OUT/root
+VARIANT=${VARIANT:-}
+case $VARIANT in
+"" | mpi) ;;
+*) echo "build-image: unknown VARIANT=$VARIANT (known: mpi)" >&2; exit 2 ;;
+esac
+# MPICH as Debian 12 packages it (ch4:ucx) and the libraries it needs that the
+# rest of the image does not bring (the C library and such come with copy_libs).
+MPI_PKGS="mpich libmpich12 libucx0 libhwloc15 libslurm38 libnuma1 libibverbs1 ibverbs-providers
+	librdmacm1 libnl-3-200 libnl-route-3-200 libgfortran5 libquadmath0"
 # Modules the guest may need for QEMU's virtio devices; their dependencies come along.
 MODULES="virtio_pci virtio_net virtio_blk virtio_console virtio_rng virtiofs"
 
@@ -148,6 +162,12 @@ BUSYBOX=$OUT/busybox/bin/busybox
 rm -rf "$ROOT"
 mkdir -p "$ROOT"
 cd "$ROOT"
+if [ "$VARIANT" = mpi ]; then
+	# merged /usr, as Debian 12 is: /lib and /lib64 are /usr's
+	mkdir -p usr/lib usr/lib64
+	ln -s usr/lib lib
+	ln -s usr/lib64 lib64
+fi
 mkdir -p bin sbin usr/bin usr/sbin etc proc sys dev tmp run root mnt gears/bin \
 	"lib/modules/$REL"
 chmod 1777 tmp
@@ -212,6 +232,39 @@ IPERF3=$(command -v iperf3 || true)
 [ -n "$IPERF3" ] || die "iperf3 is not installed on the host (run scripts/install-deps.sh)"
 install -m 755 "$IPERF3" usr/bin/iperf3
 copy_libs "$IPERF3"
+
+# ---- the MPI variant: MPICH from its Debian packages ----
+if [ "$VARIANT" = mpi ]; then
+	for p in $MPI_PKGS; do
+		deb=$(fetch "$p")
+		unpack "$deb" "$OUT/pkgs/$p" || true
+		# usr/ only (docs and man pages left out); /etc has nothing MPICH needs
+		if [ -d "$OUT/pkgs/$p/usr" ]; then
+			(cd "$OUT/pkgs/$p" && find usr -path 'usr/share/doc' -prune -o -path 'usr/share/man' -prune \
+				-o -path 'usr/share/lintian' -prune -o -print | cpio -pdm --quiet "$ROOT") ||
+				die "cannot stage $p"
+		fi
+	done
+	# Debian's alternatives, made by postinst scripts we do not run
+	ln -sf mpiexec.hydra usr/bin/mpiexec
+	ln -sf mpiexec.hydra usr/bin/mpirun
+	[ -x usr/bin/mpiexec.hydra ] || die "mpich has no /usr/bin/mpiexec.hydra"
+	# The libraries of every ELF file MPICH brings that the packages above do not
+	for f in usr/bin/mpiexec.hydra usr/bin/hydra_pmi_proxy usr/lib/x86_64-linux-gnu/libmpich.so.12 \
+		usr/lib/x86_64-linux-gnu/libmpichfort.so.12 usr/lib/x86_64-linux-gnu/ucx/*.so.0 \
+		usr/lib/x86_64-linux-gnu/libibverbs/*.so; do
+		if [ -f "$f" ]; then copy_libs "$f"; fi
+	done
+	for f in "$SRC"/services/mpi/guest/*.sh; do
+		if [ -f "$f" ]; then install -m 755 "$f" "gears/bin/$(basename "$f" .sh)"; fi
+	done
+	if [ -n "${MPI_GUEST_DIR:-}" ] && [ -d "$MPI_GUEST_DIR" ]; then
+		mkdir -p lib/gears
+		for f in "$MPI_GUEST_DIR"/*.so; do
+			if [ -f "$f" ]; then install -m 644 "$f" lib/gears/; fi
+		done
+	fi
+fi
 
 # Kernel modules: each wanted module plus its dependencies, as modprobe resolves them
 # against the extracted kernel. Modules built into the kernel print "builtin NAME".
