@@ -400,6 +400,44 @@ void vnet_accel_free(struct vnet_accel *a)
 	vnet_loop_free_later(a->loop, a);
 }
 
+int vnet_accel_hostile(struct vnet_accel *a, const char *what)
+{
+	volatile struct gva_hdr *h = a->h;
+	uint32_t cons, i = a->rx_prod;
+	struct gva_desc *d = (struct gva_desc *)(a->shm + GVA_RX_DESC(i));
+	uint8_t *slot = a->shm + GVA_RX_SLOT(i);
+
+	if (!vnet_accel_active(a))
+		return -ENOTCONN;
+	cons = __atomic_load_n(&h->rx_cons, __ATOMIC_ACQUIRE);
+	if (a->rx_prod - cons >= GVA_SLOTS)
+		return -EAGAIN;
+	if (!strcmp(what, "rx_index")) {
+		/* An index a ring and a half ahead: only the guest's check stops it. */
+		__atomic_store_n(&h->rx_prod, a->rx_prod + GVA_SLOTS + GVA_SLOTS / 2, __ATOMIC_RELEASE);
+	} else if (!strcmp(what, "rx_len") || !strcmp(what, "rx_short") || !strcmp(what, "rx_gso")) {
+		memset(slot, 0, GVA_VHDR_LEN + 64);
+		d->len = !strcmp(what, "rx_len") ? 0xfffffff0u : !strcmp(what, "rx_short") ? 3u : GVA_VHDR_LEN + 64;
+		if (!strcmp(what, "rx_gso")) {
+			/* TCPv4 GSO with a checksum start beyond the frame. */
+			slot[0] = 1;			/* NEEDS_CSUM */
+			slot[1] = 1;			/* GSO_TCPV4 */
+			slot[4] = 100;			/* gso_size */
+			slot[6] = 0xf0;			/* csum_start 0xfff0 */
+			slot[7] = 0xff;
+			memcpy(slot + GVA_VHDR_LEN, a->mac, 6);
+			slot[GVA_VHDR_LEN + 12] = 0x08;	/* IPv4 */
+		}
+		a->rx_prod++;
+		__atomic_store_n(&h->rx_prod, a->rx_prod, __ATOMIC_RELEASE);
+	} else {
+		return -EINVAL;
+	}
+	__atomic_store_n(&h->guest_irq, 1, __ATOMIC_RELAXED);
+	interrupt(a, &h->guest_irq);
+	return 0;
+}
+
 void vnet_accel_info(const struct vnet_accel *a, struct vnet_accel_info *out)
 {
 	uint32_t gs = __atomic_load_n(&a->h->guest_state, __ATOMIC_RELAXED);

@@ -40,6 +40,14 @@ void vnet_accel_run(struct vnet_accel *a);
  * vhost port's): set once. */
 void vnet_accel_set_work(struct vnet_accel *a, struct vnet_ev *work);
 
+/* Test hook (the bridge's `accel_hostile` request): write what a broken
+ * bridge might into the guest's RX ring and interrupt it. `what`:
+ * rx_index (an index a ring and a half ahead), rx_len (a length beyond the
+ * slot), rx_short (shorter than a header), rx_gso (a GSO header whose
+ * checksum start lies beyond the frame). 0, -ENOTCONN (no module),
+ * -EAGAIN (ring full), -EINVAL. */
+int vnet_accel_hostile(struct vnet_accel *a, const char *what);
+
 struct vnet_accel_info {
 	bool connected;		/* QEMU's device is attached */
 	const char *state;	/* "idle" (no module), "active", "detached", "broken" */

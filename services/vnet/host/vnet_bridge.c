@@ -747,6 +747,16 @@ static json_t *handle_req(struct bridge *b, json_t *req)
 		}
 		return ok(ans);
 	}
+	if (!strcmp(op, "accel_hostile")) {
+		struct vnet_port *p = name ? vnet_sw_port_find(b->sw, name) : NULL;
+		const char *what = json_string_value(json_object_get(req, "what"));
+		int r;
+
+		if (!p || p->kind != VNET_PORT_VHOST || !b->info[p->id].acc || !what)
+			return fail("accel_hostile wants name (a port with an accelerator) and what");
+		r = vnet_accel_hostile(b->info[p->id].acc, what);
+		return r ? fail("accel_hostile: %s", strerror(-r)) : ok(NULL);
+	}
 	if (!strcmp(op, "link_add")) {
 		uint32_t vni = get_vni(req, &bad);
 		const char *peer = json_string_value(json_object_get(req, "peer"));

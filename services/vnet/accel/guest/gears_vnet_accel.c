@@ -65,6 +65,8 @@ struct accel {
 	bool irq_on, napi_on, attached;
 	bool broken;		/* the bridge broke the contract: the NIC is back on virtio */
 	struct work_struct broken_work;
+	struct timer_list stall;	/* a stopped queue the bridge never drains */
+	u32 stall_cons;
 	u32 tx_prod, rx_cons;	/* our own indices (the shared copies are written from these) */
 	u64 tx_bytes, rx_bytes;
 };
@@ -99,6 +101,16 @@ static void mark_broken(struct accel *a, const char *what)
 	schedule_work(&a->broken_work);
 }
 
+/* The transmit queue stopped on a full ring a second ago: a bridge that took
+ * nothing since is gone (killed, restarted): the NIC goes back to virtio. */
+static void stall_timer(struct timer_list *t)
+{
+	struct accel *a = from_timer(a, t, stall);
+
+	if (a->attached && netif_queue_stopped(a->dev) && READ_ONCE(a->h->tx_cons) == a->stall_cons)
+		mark_broken(a, "it took no frame for a second");
+}
+
 static netdev_tx_t accel_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	struct accel *a = the;
@@ -120,6 +132,8 @@ static netdev_tx_t accel_xmit(struct sk_buff *skb, struct net_device *dev)
 	}
 	if (a->tx_prod - cons == GVA_SLOTS) {
 		netif_stop_queue(dev);
+		a->stall_cons = cons;
+		mod_timer(&a->stall, jiffies + HZ);
 		WRITE_ONCE(a->h->guest_txwait, 1);
 		smp_mb();
 		cons = READ_ONCE(a->h->tx_cons);
@@ -357,6 +371,7 @@ static int take_over(struct accel *a)
 static void accel_teardown(struct accel *a)
 {
 	give_back(a);
+	del_timer_sync(&a->stall);
 	cancel_work_sync(&a->broken_work);
 	if (a->irq_on)
 		free_irq(pci_irq_vector(a->pdev, 0), a);
@@ -400,6 +415,7 @@ static int accel_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return -ENOMEM;
 	a->pdev = pdev;
 	INIT_WORK(&a->broken_work, broken_work);
+	timer_setup(&a->stall, stall_timer, 0);
 	r = pci_enable_device(pdev);
 	if (r) {
 		kfree(a);
