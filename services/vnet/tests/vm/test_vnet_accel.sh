@@ -3,6 +3,8 @@
 #   A  --net ...,accel=on   (the module is loaded at boot)
 #   B  plain virtio path
 #   C  --net ...,accel=off  (device present, module loaded later by `gears vnet accel`)
+#   D  plain, on a second bridge in another network namespace ("host"), joined
+#      to the first by a VXLAN link (as root; without root that part is skipped)
 # Checks, against the guests' own tools (ping, iperf3, ip, /sys) and the
 # module's and the bridge's counters: A <-> B ping and TCP both ways through
 # the rings; the interface keeps its name, addresses, routes and MTU; two
@@ -16,15 +18,26 @@
 command -v iperf3 >/dev/null && command -v jq >/dev/null || fail "needs iperf3 and jq on the host"
 
 P=va$$
-BR=${P}br
-VA=${P}-a VB=${P}-b VC=${P}-c
-MA=02:47:00:00:0b:01 MB=02:47:00:00:0b:02 MC=02:47:00:00:0b:03
+BR=${P}br BR2=${P}b2
+VA=${P}-a VB=${P}-b VC=${P}-c VD=${P}-d
+MA=02:47:00:00:0b:01 MB=02:47:00:00:0b:02 MC=02:47:00:00:0b:03 MD=02:47:00:00:0b:04
+NSX=${P}x NSY=${P}y
+LINK=0
+[ "$(id -u)" = 0 ] && command -v ip >/dev/null && LINK=1
 
 acc_cleanup() {
-	for v in $VA $VB $VC; do "$GEARS" stop "$v" >/dev/null 2>&1 & done
+	for v in $VA $VB $VC $VD; do "$GEARS" stop "$v" >/dev/null 2>&1 & done
 	wait 2>/dev/null
-	"$GEARS" vnet stop $BR >/dev/null 2>&1
-	rm -rf "$("$GEARS" list --runtime-dir)/.vnet/$BR"
+	for b in $BR $BR2; do
+		"$GEARS" vnet stop $b >/dev/null 2>&1
+		rm -rf "$("$GEARS" list --runtime-dir)/.vnet/$b"
+	done
+	if [ $LINK = 1 ]; then
+		for n in $NSX $NSY; do
+			for pid in $(ip netns pids "$n" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+			ip netns del "$n" 2>/dev/null
+		done
+	fi
 	cleanup
 }
 trap acc_cleanup EXIT
@@ -37,7 +50,19 @@ par() { g "$1" -- cat "/sys/module/gears_vnet_accel/parameters/$2"; }
 bst() { "$GEARS" vnet stats --json $BR | jq -r ".ports[] | select(.name == \"$1\") | .accel.$2"; }
 netview() { g "$1" -- sh -c 'ip -o addr show dev eth0 | sed "s/ valid_lft.*//"; ip route; cat /sys/class/net/eth0/mtu'; }
 
-"$GEARS" vnet start $BR >/dev/null || fail "bridge"
+nsx() { ns=$1; shift; ip netns exec "$ns" "$@"; }
+if [ $LINK = 1 ]; then
+	# two "hosts": namespaces joined by a veth; a bridge in each, linked
+	ip netns add $NSX && ip netns add $NSY || fail "ip netns add"
+	ip link add ${P}vx netns $NSX type veth peer name ${P}vy netns $NSY || fail "veth"
+	nsx $NSX ip addr add 198.18.7.1/24 dev ${P}vx && nsx $NSX ip link set ${P}vx up &&
+		nsx $NSY ip addr add 198.18.7.2/24 dev ${P}vy && nsx $NSY ip link set ${P}vy up || fail "underlay"
+	nsx $NSX "$GEARS" vnet start $BR --listen 198.18.7.1:4789 >/dev/null || fail "bridge"
+	nsx $NSY "$GEARS" vnet start $BR2 --listen 198.18.7.2:4789 >/dev/null || fail "bridge 2"
+	"$GEARS" vnet link $BR add y 198.18.7.2:4789 && "$GEARS" vnet link $BR2 add x 198.18.7.1:4789 || fail "links"
+else
+	"$GEARS" vnet start $BR >/dev/null || fail "bridge"
+fi
 boot() {
 	name=$1; shift
 	# shellcheck disable=SC2068
@@ -47,7 +72,9 @@ boot() {
 boot $VA "--net $BR,mac=$MA,ip=198.19.3.1/24,accel=on"
 boot $VB "--net $BR,mac=$MB,ip=198.19.3.2/24"
 boot $VC "--net $BR,mac=$MC,ip=198.19.3.3/24,accel=off"
-for v in $VA $VB $VC; do
+VMS="$VA $VB $VC"
+[ $LINK = 1 ] && boot $VD "--net $BR2,mac=$MD,ip=198.19.3.4/24" && VMS="$VMS $VD"
+for v in $VMS; do
 	i=0
 	until g "$v" true >/dev/null 2>&1; do
 		i=$((i + 1))
@@ -64,7 +91,7 @@ done
 [ "$(par $VA state)" = active ] || fail "A's module says $(par $VA state), the bridge active"
 [ "$(bst $VC state)" = idle ] || fail "C (accel=off) has its accelerator $(bst $VC state)"
 g $VA -- ip -o link show eth0 | grep -q "$MA" || fail "A's eth0 lost its MAC"
-ok "3 VMs up; A accelerated from boot (accel=on), C with the device only (accel=off)"
+ok "$(echo $VMS | wc -w) VMs up; A accelerated from boot (accel=on), C with the device only (accel=off)"
 
 # ---- A <-> B through the rings
 pingok() { g "$1" -- ping -c 3 -W 2 "$2" >"$TMP/ping" 2>&1 || { cat "$TMP/ping" >&2; fail "$3"; }; }
@@ -88,6 +115,20 @@ tx1=$(par $VA tx_frames) rx1=$(par $VA rx_frames) grx1=$(g $VA -- cat /sys/class
 	fail "A's eth0 counters miss the accelerated frames (eth0 rx +$((grx1 - grx0)), module rx +$((rx1 - rx0)))"
 [ "$(par $VA bad_ring)" = 0 ] && [ "$(bst $VA bad)" = 0 ] || fail "ring errors on a good path"
 ok "A <-> B ping and TCP through the rings ($m1 / $m2 Mbit/s; module tx $((tx1 - tx0)) rx $((rx1 - rx0)) frames)"
+
+# ---- across the VXLAN link: accelerated A <-> plain D on the other "host"
+if [ $LINK = 1 ]; then
+	l0=$(par $VA tx_frames)
+	pingok $VA 198.19.3.4 "A -> D ping across the link"
+	pingok $VD 198.19.3.1 "D -> A ping across the link"
+	g $VD -- iperf3 -s -D >/dev/null || fail "iperf3 server D"
+	sleep 1
+	m6=$(tcp $VA 198.19.3.4) m7=$(tcp $VA 198.19.3.4 -R)
+	[ $(($(par $VA tx_frames) - l0)) -gt 1000 ] || fail "A's frames to D did not use the rings"
+	ok "across the namespace link: accelerated A <-> D ping and TCP ($m6 / $m7 Mbit/s)"
+else
+	echo "skip $TEST_NAME: the namespace link part needs root"
+fi
 
 # ---- two accelerated VMs: C turned on by gears vnet accel; interface unchanged
 before=$(netview $VC)
