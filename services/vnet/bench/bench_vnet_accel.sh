@@ -37,6 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 g() { "$GEARS" exec "$@"; }
+. "$(dirname "$0")/vnet_bench.lib"
 
 "$GEARS" vnet start $BR >/dev/null || die "bridge"
 boot() {	# NAME N STREAMOPTS
@@ -46,18 +47,7 @@ boot() {	# NAME N STREAMOPTS
 		--qemu-arg=-device --qemu-arg=virtio-net-pci,netdev=bs,mac=02:47:00:0b:00:0$2 \
 		-- sleep 1000000 >"$TMP/$1.log" 2>&1 &
 }
-up() {
-	i=0
-	until g "$1" true >/dev/null 2>&1; do
-		i=$((i + 1)); [ $i -lt 600 ] || { cat "$TMP/$1.log" >&2; die "$1 did not come up"; }; sleep 0.5
-	done
-}
-boot $VM1 1 server=on
-i=0
-until [ -S "$TMP/stream.sock" ]; do i=$((i + 1)); [ $i -lt 200 ] || die "no stream socket"; sleep 0.1; done
-boot $VM2 2 server=off
-up $VM1
-up $VM2
+boot_pair $VM1 $VM2
 for i in 1 2; do
 	v=$VM1; [ $i = 2 ] && v=$VM2
 	g $v -- sh -c "for d in /sys/class/net/*; do read -r a < \$d/address; n=\${d##*/}; case \$a in
@@ -97,11 +87,7 @@ measure() {	# PATH ROUND
 		printf "%s %s %.0f %s %.3f %.3f\n", $1, $2, $3, $4, cores, cores / ($3 / 1e9) }' >>"$TMP/results"
 }
 load0=$(cut -d' ' -f1 /proc/loadavg)
-for r in $(seq 1 $R); do
-	order=$PATHS
-	[ $((r % 2)) = 0 ] && order=$(echo $PATHS | tr ' ' '\n' | tac | tr '\n' ' ')
-	for p in $order; do measure $p $r; done
-done
+rounds
 # idle: both guests doing nothing, accelerator on, then off, then on again
 idle() {
 	accel "$1"
@@ -113,10 +99,6 @@ idle() {
 idle on; idle off; idle on
 load1=$(cut -d' ' -f1 /proc/loadavg)
 
-stats() {	# PATH COL -> median min max
-	awk -v p=$1 -v c=$2 '$1 == p { print $c }' "$TMP/results" | sort -g |
-		awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'
-}
 echo "overlay accelerator benchmark: $R alternated rounds, iperf3 $T s, $N pings at 0.2 s; load average $load0 -> $load1"
 printf "%-8s %22s %22s %22s\n" PATH "Mbit/s med (min-max)" "RTT ms med (min-max)" "host cores/Gbit/s"
 for p in $PATHS; do
@@ -128,8 +110,6 @@ for p in $PATHS; do
 done
 idle_on=$(awk '$1 == "on" { s += $2; n++ } END { printf "%.4f", s / n }' "$TMP/idle")
 idle_off=$(awk '$1 == "off" { print $2 }' "$TMP/idle")
-ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
-verdict() { echo "$1 $2 $3" | awk '{ ok = ($2 == ">=") ? ($1 >= $3) : ($1 <= $3); print ok ? "MET" : "MISSED" }'; }
 x1=$(ratio $tp_accel $tp_vnet); x2=$(ratio $rtt_accel $rtt_vnet); x3=$(ratio $cpg_accel $cpg_vnet)
 x4=$(ratio $tp_accel $tp_stream); x5=$(ratio $rtt_accel $rtt_stream)
 xi=$(echo "$idle_on $idle_off" | awk '{ printf "%.4f", $1 - $2 }')
