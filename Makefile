@@ -232,19 +232,30 @@ endif
 # $(KMOD_DIR)/src/NAME/. MAKEFLAGS is dropped so that our command line (CC=,
 # O=, EXTRA_CFLAGS=, ...) cannot override the headers' own settings (gcc-12).
 # Not put in the initramfs: these are loaded into the guest from the host.
-GUEST_MODS := $(patsubst guest/modules/%.c,$(KMOD_DIR)/%.ko,$(wildcard guest/modules/*.c))
+# Services' guest modules (services/NAME/accel/guest/*.c) are built the same way,
+# with their service's directory on the include path (its host<->guest ABI header).
+SVC_MOD_SRCS := $(wildcard services/*/accel/guest/*.c)
+GUEST_MODS := $(patsubst guest/modules/%.c,$(KMOD_DIR)/%.ko,$(wildcard guest/modules/*.c)) \
+	$(foreach m,$(SVC_MOD_SRCS),$(KMOD_DIR)/$(notdir $(m:.c=.ko)))
 $(IMAGE_DIR)/release: $(IMAGE_DIR)/initrd.img ;
-$(KMOD_DIR)/%.ko: guest/modules/%.c $(IMAGE_DIR)/release
-	@mkdir -p $(KMOD_DIR)/src/$*
+# $(call kmod,NAME,SOURCE,EXTRA_CCFLAGS)
+define kmod
+	@mkdir -p $(KMOD_DIR)/src/$(1)
 	$(call say,KMOD,$@)
 	$(Q)rel=$$(cat $(IMAGE_DIR)/release) && kdir=/usr/src/linux-headers-$$rel && \
 	if [ ! -f "$$kdir/Makefile" ]; then \
 		echo "no $$kdir: install linux-headers-$$rel (make deps KERNEL=$(KERNEL))" >&2; exit 1; fi && \
-	d=$(KMOD_DIR)/src/$* && \
-	{ cmp -s $< $$d/$*.c || cp $< $$d/$*.c; } && \
-	printf 'obj-m := %s.o\nccflags-y := -Werror\n' $* >$$d/Kbuild && \
+	d=$(KMOD_DIR)/src/$(1) && \
+	{ cmp -s $(2) $$d/$(1).c || cp $(2) $$d/$(1).c; } && \
+	printf 'obj-m := %s.o\nccflags-y := -Werror %s\n' $(1) '$(3)' >$$d/Kbuild && \
 	env -u MAKEFLAGS -u MFLAGS $(MAKE) -s -C "$$kdir" M=$(ROOT)/$$d modules && \
-	cp $$d/$*.ko $@
+	cp $$d/$(1).ko $@
+endef
+$(KMOD_DIR)/%.ko: guest/modules/%.c $(IMAGE_DIR)/release
+	$(call kmod,$*,$<,)
+$(KMOD_DIR)/gears_vnet_accel.ko: services/vnet/accel/guest/gears_vnet_accel.c services/vnet/accel/vnet_accel_abi.h \
+		$(IMAGE_DIR)/release
+	$(call kmod,gears_vnet_accel,$<,-I$(ROOT)/services/vnet/accel)
 
 .PHONY: initrd
 ifeq ($(VARIANT),)

@@ -4,6 +4,7 @@
  *
  *   start NAME [--listen A:P] [--mtu N] [--foreground]   stop NAME   list
  *   stats NAME   route NAME add|del|list   link NAME add|del|list   port NAME add|del|list
+ *   accel NAME VM on|off
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ctl.h"
 #include "../services/vnet/host/vnet_attach.h"
 #include "../services/vnet/host/vnet_bridge.h"
 #include "../services/vnet/host/vnet_switch.h"
@@ -43,7 +45,12 @@ static void help(FILE *f)
 		"  gears vnet route NAME del ID | list\n"
 		"  gears vnet port NAME add PORT [--vni N] [--mac M] [--owner PID] | del PORT | list\n"
 		"        a VM NIC by hand: prints the QEMU arguments (--qemu-arg) that attach it;\n"
-		"        `gears run --net NAME[,mac=M][,ip=A/N][,vni=N]` does all of it for you\n\n"
+		"        `gears run --net NAME[,mac=M][,ip=A/N][,vni=N]` does all of it for you\n"
+		"  gears vnet accel NAME VM on|off\n"
+		"        the overlay accelerator of VM's NIC on NAME (started with --net NAME,accel=on|off):\n"
+		"        on injects its module into the guest kernel, which takes the NIC's traffic over\n"
+		"        (same interface, addresses and connections); off unloads it, the traffic goes\n"
+		"        back to the virtio path\n\n"
 		"VNI (default 1): frames never cross from one overlay to another.\n");
 }
 
@@ -438,6 +445,97 @@ static int do_port(const char *name, int argc, char **argv)
 	return 0;
 }
 
+/* The accelerator's state on the bridge for `port` ("" when unknown). */
+static void accel_state(const char *bridge, const char *port, char *out, size_t sz)
+{
+	char err[600];
+	json_t *req = json_pack("{s:s}", "op", "stats"), *j = vnet_ctl_call(bridge, req, err, sizeof(err)), *v;
+	size_t i;
+
+	json_decref(req);
+	snprintf(out, sz, "%s", "");
+	json_array_foreach(json_object_get(j, "ports"), i, v)
+		if (!strcmp(json_string_value(json_object_get(v, "name")) ?: "", port))
+			snprintf(out, sz, "%s",
+				 json_string_value(json_object_get(json_object_get(v, "accel"), "state")) ?: "");
+	json_decref(j);
+}
+
+/* accel NAME VM on|off: the module in (insmod payload) or out (rmmod
+ * payload), both run in the guest's PID 1 by the VM's inject service. */
+static int do_accel(const char *bridge, int argc, char **argv)
+{
+	const char *vm, *port = NULL, *mac = NULL;
+	json_t *info, *nets, *e, *j, *args;
+	size_t i;
+	bool on;
+	char want[16], st[16] = "";
+
+	if (argc != 2 || (strcmp(argv[1], "on") && strcmp(argv[1], "off")))
+		return cli_usage(&cmd_vnet, stderr);
+	vm = argv[0];
+	on = !strcmp(argv[1], "on");
+	if (!(info = ctl_request(vm, "INFO", json_object(), 5000, "info: ")))
+		return 1;
+	nets = json_object_get(json_object_get(json_object_get(info, "services"), "vnet"), "nets");
+	json_array_foreach(nets, i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "bridge")) ?: "", bridge) &&
+		    json_is_true(json_object_get(e, "accel"))) {
+			port = json_string_value(json_object_get(e, "port"));
+			mac = json_string_value(json_object_get(e, "mac"));
+		}
+	if (!port || !mac) {
+		json_decref(info);
+		return cli_error("VM %s has no NIC on %s with the accelerator's device (start it with "
+				 "--net %s,accel=on or accel=off)", vm, bridge, bridge);
+	}
+	args = json_array();
+	if (on) {
+		char p[40];
+
+		snprintf(p, sizeof(p), "mac=%s", mac);
+		json_array_append_new(args, json_string(p));
+	} else {
+		json_array_append_new(args, json_string("gears_vnet_accel"));
+	}
+	j = json_pack("{s:s, s:i, s:o, s:i}", "payload",
+		      on ? GEARS_GUEST_DIR "/payloads/insmod" : GEARS_GUEST_DIR "/payloads/rmmod", "pid", 1, "args",
+		      args, "timeout_ms", 20000);
+	if (on)
+		json_object_set_new(j, "blob", json_string(GEARS_GUEST_DIR "/modules/gears_vnet_accel.ko"));
+	snprintf(want, sizeof(want), "%s", on ? "active" : "detached");
+	char portc[VNET_NAME_MAX];
+
+	snprintf(portc, sizeof(portc), "%s", port);
+	json_decref(info);
+	j = ctl_request(vm, "INJECT", j, 25000, "accel: ");
+	if (!j)
+		return 1;
+	json_int_t res = json_integer_value(json_object_get(j, "result"));
+
+	json_decref(j);
+	if (res == -EEXIST || (res == -ENOENT && !on)) {
+		accel_state(bridge, portc, st, sizeof(st));
+	} else if (res < 0) {
+		return cli_error("%s in the guest failed: %s%s", on ? "loading the module" : "unloading the module",
+				 strerror((int)-res), on ? " (the guest's dmesg says why)" : "");
+	} else {
+		/* The bridge sees the module's state in the region at once. */
+		for (int k = 0; k < 50; k++) {
+			accel_state(bridge, portc, st, sizeof(st));
+			if (!strcmp(st, want))
+				break;
+			usleep(100000);
+		}
+	}
+	if (strcmp(st, want) && !(!on && !strcmp(st, "idle")))
+		return cli_error("the bridge sees the accelerator of %s as '%s', not %s", portc, st, want);
+	if (json_mode)
+		return print_or_json(json_pack("{s:s, s:s, s:s}", "vm", vm, "port", portc, "state", st), NULL);
+	printf("%s: accelerator %s on %s (port %s)\n", vm, on ? "on" : "off", bridge, portc);
+	return 0;
+}
+
 static int run(int argc, char **argv)
 {
 	int n = 0;
@@ -492,12 +590,14 @@ static int run(int argc, char **argv)
 		return do_link(name, n - 3, args + 3);
 	if (!strcmp(verb, "port"))
 		return do_port(name, n - 3, args + 3);
-	return cli_error("unknown vnet verb '%s' (start, stop, list, stats, route, link, port)", verb);
+	if (!strcmp(verb, "accel"))
+		return do_accel(name, n - 3, args + 3);
+	return cli_error("unknown vnet verb '%s' (start, stop, list, stats, route, link, port, accel)", verb);
 }
 
 const struct gears_cmd cmd_vnet = {
 	.name = "vnet",
-	.args = "start|stop|list|stats|route|link|port ...",
+	.args = "start|stop|list|stats|route|link|port|accel ...",
 	.summary = "layer-2 overlay bridges for guests (VXLAN across hosts)",
 	.run = run,
 	.help = help,

@@ -59,6 +59,7 @@ long gears_payload_main(struct gears_payload_args *a);
 #define GEARS_NR_close		3
 #define GEARS_NR_getpid		39
 #define GEARS_NR_init_module	175
+#define GEARS_NR_delete_module	176
 #define GEARS_NR_openat		257
 #define GEARS_AT_FDCWD		(-100)
 #define GEARS_O_WRONLY		01

@@ -46,6 +46,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 nsx() { ns=$1; shift; ip netns exec "$ns" "$@"; }
 g() { "$GEARS" exec "$@"; }
+. "$(dirname "$0")/vnet_bench.lib"
 
 # ---- namespaces: X and Y are the two hosts (veth underlay), L holds the tap bridge
 for n in $NSX $NSY $NSL; do ip netns add "$n" || die "netns"; nsx "$n" ip link set lo up; done
@@ -83,18 +84,7 @@ boot() {	# NAME N STREAMOPTS
 		--qemu-arg=-device --qemu-arg=virtio-net-pci,netdev=bv,mac=02:47:00:05:00:0$n \
 		-- sleep 1000000 >"$TMP/$1.log" 2>&1 &
 }
-up() {
-	i=0
-	until g "$1" true >/dev/null 2>&1; do
-		i=$((i + 1)); [ $i -lt 600 ] || { cat "$TMP/$1.log" >&2; die "$1 did not come up"; }; sleep 0.5
-	done
-}
-boot $VM1 1 server=on
-i=0
-until [ -S "$TMP/stream.sock" ]; do i=$((i + 1)); [ $i -lt 200 ] || die "no stream socket"; sleep 0.1; done
-boot $VM2 2 server=off
-up $VM1
-up $VM2
+boot_pair $VM1 $VM2
 # Taps: now that QEMU holds them, into their namespaces (the fds stay attached).
 for i in 1 2; do
 	ip link set ${P}l$i netns $NSL && nsx $NSL ip link set ${P}l$i master br0 && nsx $NSL ip link set ${P}l$i up ||
@@ -143,18 +133,10 @@ measure() {	# PATH ROUND
 }
 ncpu=$(nproc)
 load0=$(cut -d' ' -f1 /proc/loadavg)
-for r in $(seq 1 $R); do
-	order=$PATHS
-	[ $((r % 2)) = 0 ] && order=$(echo $PATHS | tr ' ' '\n' | tac | tr '\n' ' ')
-	for p in $order; do measure $p $r; done
-done
+rounds
 load1=$(cut -d' ' -f1 /proc/loadavg)
 
 # ---- report
-stats() {	# PATH COL -> median min max
-	awk -v p=$1 -v c=$2 '$1 == p { print $c }' "$TMP/results" | sort -g |
-		awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'
-}
 echo "VNET benchmark: $R alternated rounds, iperf3 $T s, $N pings at 0.2 s; $ncpu host cores; load average $load0 -> $load1"
 printf "%-8s %22s %22s %12s %14s\n" PATH "Mbit/s med (min-max)" "RTT ms med (min-max)" "host CPU" "bridge cores"
 for p in $PATHS; do
@@ -164,10 +146,6 @@ for p in $PATHS; do
 		$4 $5 $6 "$(echo $7 | awk -v n=$ncpu '{print $1*100*n}')" ${10}
 	eval "tp_$p=$1 rtt_$p=$4 br_$p=${10}"
 done
-ratio() { echo "$1 $2" | awk '{ printf "%.2f", $1 / $2 }'; }
-verdict() {	# VALUE OP TARGET
-	echo "$1 $2 $3" | awk '{ ok = ($2 == ">=") ? ($1 >= $3) : ($1 <= $3); print ok ? "MET" : "MISSED" }'
-}
 x1=$(ratio $tp_vnet $tp_stream); x2=$(ratio $rtt_vnet $rtt_stream); x3=$(ratio $tp_vnet $tp_tapbr)
 x4=$(ratio $rtt_vnet $rtt_tapbr); x5=$(ratio $tp_vnetx $tp_linuxvx); x6=$(ratio $rtt_vnetx $rtt_linuxvx)
 cpg=$(echo "$br_vnet $tp_vnet" | awk '{ printf "%.2f", $1 / ($2 / 1e9) }')

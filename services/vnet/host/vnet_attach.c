@@ -39,7 +39,7 @@ int vnet_net_parse(const char *arg, struct vnet_net_spec *s, char *err, size_t e
 	snprintf(buf, sizeof(buf), "%s", arg);
 	tok = strtok_r(buf, ",", &save);
 	if (!tok || !vnet_name_ok(tok))
-		return snprintf(err, errsz, "--net %s: want BRIDGE[,mac=M][,ip=A/N][,vni=N]", arg), -EINVAL;
+		return snprintf(err, errsz, "--net %s: want BRIDGE[,mac=M][,ip=A/N][,vni=N][,accel=on|off]", arg), -EINVAL;
 	snprintf(s->bridge, sizeof(s->bridge), "%s", tok);
 	while ((tok = strtok_r(NULL, ",", &save))) {
 		if (!strncmp(tok, "mac=", 4)) {
@@ -57,8 +57,11 @@ int vnet_net_parse(const char *arg, struct vnet_net_spec *s, char *err, size_t e
 			if (*end || end == tok + 4 || v > VNET_VNI_MAX)
 				return snprintf(err, errsz, "--net: vni is 0..%u", VNET_VNI_MAX), -EINVAL;
 			s->vni = (uint32_t)v;
+		} else if (!strcmp(tok, "accel=on") || !strcmp(tok, "accel=off")) {
+			s->accel = tok[7] == 'n' ? VNET_ACCEL_ON : VNET_ACCEL_OFF;
 		} else {
-			return snprintf(err, errsz, "--net: unknown option '%s' (mac=, ip=, vni=)", tok), -EINVAL;
+			return snprintf(err, errsz, "--net: unknown option '%s' (mac=, ip=, vni=, accel=on|off)", tok),
+			       -EINVAL;
 		}
 	}
 	return 0;
@@ -98,6 +101,20 @@ int vnet_qemu_args(const char *id, const char *sock, const uint8_t *mac, unsigne
 	 * before the vhost device has its VirtIODevice and segfaults (seen here
 	 * under TCG at the guest's DRIVER_OK). */
 	snprintf(args[5], 512, "virtio-net-pci,netdev=%s,mac=%s,host_mtu=%u,vectors=0", id, m, mtu);
+	return 0;
+}
+
+int vnet_accel_qemu_args(const char *id, const char *sock, char args[4][512])
+{
+	int n;
+
+	snprintf(args[0], 512, "-chardev");
+	n = snprintf(args[1], 512, "socket,id=%s-acc,path=%s", id, sock);
+	if (n < 0 || n >= 512 || strchr(sock, ','))
+		return -ENAMETOOLONG;
+	snprintf(args[2], 512, "-device");
+	/* One vector: the bridge's interrupt to the guest (MSI-X). */
+	snprintf(args[3], 512, "ivshmem-doorbell,chardev=%s-acc,vectors=1", id);
 	return 0;
 }
 

@@ -30,6 +30,7 @@
 #include "vnet_bridge.h"
 #include "vnet_loop.h"
 #include "vnet_switch.h"
+#include "vnet_accel.h"
 #include "vnet_vhost.h"
 
 #define MAX_CLIENTS 16
@@ -48,6 +49,7 @@ struct ctl_client {
 
 struct port_info {		/* the bridge's view of a port, by switch port id */
 	struct vnet_vhost *vh;	/* vhost-user ports */
+	struct vnet_accel *acc;	/* their overlay accelerator, when asked for */
 	int owner;		/* pid whose death removes the port (0: none) */
 	struct sockaddr_in peer;	/* links */
 	char peer_txt[64];
@@ -149,6 +151,12 @@ static int parse_addr(const char *s, struct sockaddr_in *sa)
 static void port_path(struct bridge *b, const char *port, char *out, size_t sz)
 {
 	snprintf(out, sz, "%s/port-%s.sock", b->dir, port);
+}
+
+/* The accelerator's ivshmem server socket of a port. */
+static void accel_path(struct bridge *b, const char *port, char *out, size_t sz)
+{
+	snprintf(out, sz, "%s/accel-%s.sock", b->dir, port);
 }
 
 /* ---- configuration file ---- */
@@ -268,10 +276,29 @@ static int add_link(struct bridge *b, const char *name, const char *peer, uint32
 	return 0;
 }
 
+/* The overlay accelerator of a vhost port, for the NIC with MAC `mac`. */
+static int add_accel(struct bridge *b, struct vnet_port *p, const char *mac, char *err, size_t errsz)
+{
+	uint8_t m[6];
+	char path[256];
+
+	if (vnet_mac_parse(mac, m) || vnet_mac_multicast(m))
+		return snprintf(err, errsz, "accel_mac: bad unicast MAC '%s'", mac), -EINVAL;
+	accel_path(b, p->name, path, sizeof(path));
+	b->info[p->id].acc = vnet_accel_new(&b->loop, b->sw, p, path, m, b->mtu);
+	if (!b->info[p->id].acc)
+		return snprintf(err, errsz, "port %s: accelerator: %s", p->name, strerror(errno)), -errno;
+	vnet_vhost_set_accel(b->info[p->id].vh, b->info[p->id].acc);
+	return 0;
+}
+
 static void del_port(struct bridge *b, struct vnet_port *p)
 {
-	if (p->kind == VNET_PORT_VHOST)
+	if (p->kind == VNET_PORT_VHOST) {
+		vnet_vhost_set_accel(b->info[p->id].vh, NULL);
+		vnet_accel_free(b->info[p->id].acc);
 		vnet_vhost_free(b->info[p->id].vh);
+	}
 	free(b->info[p->id].gro.buf);
 	memset(&b->info[p->id], 0, sizeof(b->info[p->id]));
 	vnet_sw_port_del(b->sw, p);
@@ -590,6 +617,17 @@ static json_t *port_json(struct bridge *b, struct vnet_port *p, bool stats)
 								  "tx_ring", vi.tx_size, "connects",
 								  (json_int_t)vi.connects, "bad_chains",
 								  (json_int_t)vi.bad_chains, "broken", vi.broken));
+		if (b->info[p->id].acc) {
+			struct vnet_accel_info ai;
+
+			vnet_accel_info(b->info[p->id].acc, &ai);
+			json_object_set_new(j, "accel", json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "connected",
+								  ai.connected, "state", ai.state, "tx_frames",
+								  (json_int_t)ai.tx_frames, "rx_frames",
+								  (json_int_t)ai.rx_frames, "kicks", (json_int_t)ai.kicks,
+								  "irqs", (json_int_t)ai.irqs, "bad", (json_int_t)ai.bad,
+								  "activations", (json_int_t)ai.activations));
+		}
 	} else {
 		json_object_set_new(j, "peer", json_string(b->info[p->id].peer_txt));
 	}
@@ -689,11 +727,35 @@ static json_t *handle_req(struct bridge *b, json_t *req)
 		if (old && old->kind == VNET_PORT_VHOST && b->info[old->id].owner > 0 &&
 		    kill(b->info[old->id].owner, 0) && errno == ESRCH)
 			del_port(b, old);
+		const char *amac = json_string_value(json_object_get(req, "accel_mac"));
+		struct vnet_port *np;
+
 		if (add_vhost_port(b, name, vni, (int)json_integer_value(o), err, sizeof(err)))
 			return fail("%s", err);
+		np = vnet_sw_port_find(b->sw, name);
+		if (amac && add_accel(b, np, amac, err, sizeof(err))) {
+			del_port(b, np);
+			return fail("%s", err);
+		}
 		save_config(b);
 		port_path(b, name, path, sizeof(path));
-		return ok(json_pack("{s:s, s:i, s:i}", "socket", path, "mtu", (int)b->mtu, "vni", (int)vni));
+		json_t *ans = json_pack("{s:s, s:i, s:i}", "socket", path, "mtu", (int)b->mtu, "vni", (int)vni);
+
+		if (amac) {
+			accel_path(b, name, path, sizeof(path));
+			json_object_set_new(ans, "accel_socket", json_string(path));
+		}
+		return ok(ans);
+	}
+	if (!strcmp(op, "accel_hostile")) {
+		struct vnet_port *p = name ? vnet_sw_port_find(b->sw, name) : NULL;
+		const char *what = json_string_value(json_object_get(req, "what"));
+		int r;
+
+		if (!p || p->kind != VNET_PORT_VHOST || !b->info[p->id].acc || !what)
+			return fail("accel_hostile wants name (a port with an accelerator) and what");
+		r = vnet_accel_hostile(b->info[p->id].acc, what);
+		return r ? fail("accel_hostile: %s", strerror(-r)) : ok(NULL);
 	}
 	if (!strcmp(op, "link_add")) {
 		uint32_t vni = get_vni(req, &bad);

@@ -9,6 +9,12 @@
  * more than a short link loss). guest_ready: the default image's agent finds
  * the NIC by its MAC, sets the bridge's MTU and the address; the command
  * starts only after that. destroy: the port is removed.
+ *
+ * accel=on|off adds the overlay accelerator's ivshmem-doorbell device (the
+ * bridge serves it); with accel=on, once the NIC is up, the accelerator's
+ * module is injected into the guest kernel (the insmod payload in PID 1)
+ * with the NIC's MAC. `gears vnet accel BRIDGE VM on|off` loads and
+ * unloads it later.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <gears/inject.h>
+#include <gears/payload.h>
 #include <gears/vm.h>
 
 #include "supervisor.h"
@@ -37,6 +45,14 @@ struct vnet_svc {
 	struct sup *sup;
 	struct net nets[MAX_NETS];
 	int n;
+	/* the accelerator's module, loaded at boot for accel=on */
+	struct gears_inject *inj;
+	struct gears_payload *pl;
+	void *ko;
+	size_t ko_len;
+	char param[40];
+	const char *argv[1];
+	struct net *inj_net;
 };
 
 static void *vnet_create(struct sup *sup)
@@ -56,6 +72,9 @@ static int opt_net(void *state, const char *arg, char *err, size_t errsz)
 		return snprintf(err, errsz, "at most %d --net", MAX_NETS), -E2BIG;
 	if (vnet_net_parse(arg, &v->nets[v->n].spec, err, errsz))
 		return -EINVAL;
+	for (int j = 0; j < v->n && v->nets[v->n].spec.accel; j++)
+		if (v->nets[j].spec.accel)
+			return snprintf(err, errsz, "--net: one NIC per VM can have the accelerator"), -EINVAL;
 	v->nets[v->n].v = v;
 	v->n++;
 	return 0;
@@ -87,7 +106,7 @@ static int vnet_qemu(void *state, struct sup_args *a, char *err, size_t errsz)
 
 	for (int k = 0; k < v->n; k++) {
 		struct net *nt = &v->nets[k];
-		char e[512], id[24], esc[512], args[6][512];
+		char e[512], id[24], esc[512], args[6][512], aargs[4][512];
 		json_t *ans, *req;
 
 		for (int j = 0; j < k; j++)
@@ -99,6 +118,12 @@ static int vnet_qemu(void *state, struct sup_args *a, char *err, size_t errsz)
 			vnet_mac_from_name(vm, k, nt->spec.mac);
 		req = json_pack("{s:s, s:s, s:i, s:i}", "op", "port_add", "name", nt->port, "vni", (int)nt->spec.vni,
 				"owner", (int)getpid());
+		if (nt->spec.accel) {
+			char m[18];
+
+			vnet_mac_format(nt->spec.mac, m);
+			json_object_set_new(req, "accel_mac", json_string(m));
+		}
 		ans = vnet_ctl_call(nt->spec.bridge, req, e, sizeof(e));
 		json_decref(req);
 		if (!ans)
@@ -110,12 +135,17 @@ static int vnet_qemu(void *state, struct sup_args *a, char *err, size_t errsz)
 			return snprintf(err, errsz, "--net %s: socket path cannot be given to QEMU", nt->spec.bridge),
 			       -EINVAL;
 		}
-		json_decref(ans);
 		snprintf(id, sizeof(id), "gears-net%d", k);
-		if (vnet_qemu_args(id, esc, nt->spec.mac, nt->mtu, args))
+		if (vnet_qemu_args(id, esc, nt->spec.mac, nt->mtu, args) ||
+		    (nt->spec.accel &&
+		     (!gears_qemu_escape(json_string_value(json_object_get(ans, "accel_socket")) ?: "", esc, sizeof(esc)) ||
+		      vnet_accel_qemu_args(id, esc, aargs)))) {
+			json_decref(ans);
 			return snprintf(err, errsz, "--net %s: socket path too long", nt->spec.bridge), -ENAMETOOLONG;
-		for (int i = 0; i < 6; i++) {
-			int r = sup_args_add(a, args[i]);
+		}
+		json_decref(ans);
+		for (int i = 0; i < (nt->spec.accel ? 10 : 6); i++) {
+			int r = sup_args_add(a, i < 6 ? args[i] : aargs[i - 6]);
 
 			if (r)
 				return snprintf(err, errsz, "QEMU command line too long"), r;
@@ -124,13 +154,88 @@ static int vnet_qemu(void *state, struct sup_args *a, char *err, size_t errsz)
 	return 0;
 }
 
+static void *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	void *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (!fseek(f, 0, SEEK_END) && (n = ftell(f)) > 0 && n < (8l << 20) && !fseek(f, 0, SEEK_SET) &&
+	    (buf = malloc((size_t)n)) && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	} else if (buf) {
+		*len = (size_t)n;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* accel=on: the module into the guest kernel (the insmod payload in PID 1),
+ * driven by vnet_poll. A failure leaves the NIC on its virtio path. */
+static void accel_load(struct net *nt)
+{
+	struct vnet_svc *v = nt->v;
+	struct gears_sc *sc = sup_sc(v->sup);
+	char m[18];
+
+	vnet_mac_format(nt->spec.mac, m);
+	snprintf(v->param, sizeof(v->param), "mac=%s", m);
+	v->argv[0] = v->param;
+	v->pl = gears_payload__open(GEARS_GUEST_DIR "/payloads/insmod");
+	v->ko = slurp(GEARS_GUEST_DIR "/modules/gears_vnet_accel.ko", &v->ko_len);
+	struct gears_inject_opts o = { .sz = sizeof(o), .pid = 1, .argc = 1, .argv = v->argv, .blob = v->ko,
+				       .blob_len = v->ko_len };
+
+	if (sc && v->pl && v->ko)
+		v->inj = gears_inject__start(sc, v->pl, &o);
+	if (!v->inj) {
+		fprintf(stderr, "gears: --net %s,accel=on: cannot load the accelerator (%s); the NIC stays on virtio\n",
+			nt->spec.bridge, !v->ko ? "no " GEARS_GUEST_DIR "/modules/gears_vnet_accel.ko" : gears_last_error());
+		return;
+	}
+	v->inj_net = nt;
+}
+
+static int vnet_poll(void *state, const struct pollfd *p, int n)
+{
+	struct vnet_svc *v = state;
+	struct gears_inject_result r;
+
+	(void)p;
+	(void)n;
+	if (!v->inj)
+		return 0;
+	if (!gears_inject__step(v->inj))
+		return 1;
+	gears_inject__result(v->inj, &r);
+	if (r.state != GEARS_INJECT_DONE || r.result)
+		fprintf(stderr, "gears: --net %s,accel=on: the accelerator did not load (%s); the NIC stays on virtio\n",
+			v->inj_net->spec.bridge, r.state != GEARS_INJECT_DONE ? r.why : strerror((int)-r.result));
+	gears_inject__free(v->inj);
+	v->inj = NULL;
+	return 0;
+}
+
+static int vnet_timeout_us(void *state)
+{
+	struct vnet_svc *v = state;
+
+	return v->inj ? 5000 : -1;
+}
+
 static void net_up(void *ctx, int status, const char *out, size_t len)
 {
 	struct net *nt = ctx;
 	char why[700];
 
-	if (status == 0)
+	if (status == 0) {
+		if (nt->spec.accel == VNET_ACCEL_ON)
+			accel_load(nt);
 		return;
+	}
 	snprintf(why, sizeof(why), "--net %s: bringing the NIC up in the guest failed (status %d): %.*s",
 		 nt->spec.bridge, status, (int)(len > 300 ? 300 : len), out);
 	sup_stop_vm(nt->v->sup, 125, why);
@@ -164,9 +269,9 @@ static json_t *vnet_info(void *state)
 		char m[18];
 
 		vnet_mac_format(v->nets[k].spec.mac, m);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:i}", "bridge", v->nets[k].spec.bridge,
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:i, s:b}", "bridge", v->nets[k].spec.bridge,
 						     "port", v->nets[k].port, "mac", m, "ip", v->nets[k].spec.ip, "vni",
-						     (int)v->nets[k].spec.vni));
+						     (int)v->nets[k].spec.vni, "accel", v->nets[k].spec.accel != 0));
 	}
 	return json_pack("{s:o}", "nets", arr);
 }
@@ -187,13 +292,17 @@ static void vnet_destroy(void *state)
 		json_decref(req);
 		json_decref(ans);
 	}
+	gears_inject__free(v->inj);
+	gears_payload__free(v->pl);
+	free(v->ko);
 	free(v);
 }
 
 static const struct sup_option vnet_options[] = {
-	{ .name = "net", .arg = "BRIDGE[,mac=M][,ip=A/N][,vni=N]", .repeatable = true, .parse = opt_net,
+	{ .name = "net", .arg = "BRIDGE[,mac=M][,ip=A/N][,vni=N][,accel=on|off]", .repeatable = true,
+	  .parse = opt_net,
 	  .help = "a NIC on VNET bridge BRIDGE (`gears vnet start`), brought up in the guest with the "
-		  "address; MAC from the VM name unless given" },
+		  "address; MAC from the VM name unless given; accel=: the overlay accelerator (on: from boot)" },
 	{ 0 }
 };
 
@@ -204,6 +313,8 @@ static const struct sup_service vnet_service = {
 	.create = vnet_create,
 	.qemu_args = vnet_qemu,
 	.guest_ready = vnet_guest_ready,
+	.poll = vnet_poll,
+	.timeout_us = vnet_timeout_us,
 	.info = vnet_info,
 	.destroy = vnet_destroy,
 };

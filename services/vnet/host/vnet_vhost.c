@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "vnet_accel.h"
 #include "vnet_vhost.h"
 #include "vnet_virtq.h"
 
@@ -110,6 +111,7 @@ struct vnet_vhost {
 	uint8_t *map_base[VNET_MEM_REGIONS];
 	struct queue q[2];
 	uint64_t connects;
+	struct vnet_accel *accel;	/* the overlay accelerator's rings, or NULL */
 	struct vnet_iov iov[VNET_VQ_MAX_CHAIN];
 };
 
@@ -364,7 +366,8 @@ static void rx_run(struct vnet_vhost *v)
 	bool pushed = false;
 	int budget = TX_BUDGET;
 
-	if (!q->started || !q->enabled || !q->vq.desc)
+	/* The accelerator's module owns the NIC: its frames go to its ring. */
+	if (!q->started || !q->enabled || !q->vq.desc || vnet_accel_active(v->accel))
 		return;
 	while ((f = vnet_port_peek(p)) && budget-- > 0) {
 		uint16_t before = q->vq.used_idx;
@@ -399,7 +402,16 @@ static void vhost_work(struct vnet_ev *ev, uint32_t events)
 	if (v->dead)
 		return;
 	tx_run(v);
+	if (v->accel)
+		vnet_accel_run(v->accel);
 	rx_run(v);
+}
+
+void vnet_vhost_set_accel(struct vnet_vhost *v, struct vnet_accel *a)
+{
+	v->accel = a;
+	if (a)
+		vnet_accel_set_work(a, &v->work_ev);
 }
 
 static void kick_event(struct vnet_ev *ev, uint32_t events)

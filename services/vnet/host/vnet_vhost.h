@@ -31,6 +31,12 @@ struct vnet_vhost *vnet_vhost_new(struct vnet_loop *l, struct vnet_sw *sw, struc
 void vnet_vhost_free(struct vnet_vhost *v);
 extern const struct vnet_port_ops vnet_vhost_port_ops;
 
+struct vnet_accel;
+/* Give the NIC an accelerator (NULL: none): while its guest module is
+ * active the port's frames go to its RX ring instead of the virtio ring.
+ * The accelerator is the caller's; clear it before freeing it. */
+void vnet_vhost_set_accel(struct vnet_vhost *v, struct vnet_accel *a);
+
 struct vnet_vhost_info {
 	bool connected;
 	uint64_t features;

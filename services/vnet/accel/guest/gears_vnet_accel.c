@@ -1,0 +1,542 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gears_vnet_accel: the guest half of the VNET overlay accelerator.
+ *
+ * Loaded by GEARS from the host (`gears vnet accel BRIDGE VM on`, or
+ * `gears run --net BRIDGE,accel=on`), with the MAC of the virtio-net NIC to
+ * take over as its parameter. It binds the ivshmem-doorbell device whose
+ * shared memory the bridge serves (services/vnet/accel/vnet_accel_abi.h has
+ * the contract) and keeps the NIC — its name, addresses, routes and open
+ * sockets stay as they are — by giving it a copy of its own netdev_ops whose
+ * ndo_start_xmit puts each packet, offloads kept (a 64 KiB TSO send is one
+ * entry), into the TX ring. Frames from the bridge arrive on the RX ring and
+ * are handed to the stack on the same NIC from a NAPI poll woken by the
+ * device's MSI-X vector. Unloading gives the NIC its own netdev_ops back: the
+ * virtio path carries the traffic again with no connection lost.
+ *
+ * The bridge is not trusted: its indices and lengths are checked before
+ * use, its virtio-net headers through virtio_net_hdr_to_skb(). A bridge that
+ * breaks the ring contract is counted (bad_ring) and the NIC goes back to its
+ * virtio path at once (as on unload).
+ */
+#include <linux/etherdevice.h>
+#include <linux/interrupt.h>
+#include <linux/io.h>
+#include <linux/module.h>
+#include <linux/netdevice.h>
+#include <linux/pci.h>
+#include <linux/rtnetlink.h>
+#include <linux/skbuff.h>
+#include <linux/virtio_net.h>
+#include <linux/workqueue.h>
+
+#include "vnet_accel_abi.h"
+
+#define DRV "gears_vnet_accel"
+#define RX_LINEAR 512u
+
+static char *mac = "";
+module_param(mac, charp, 0444);
+MODULE_PARM_DESC(mac, "MAC of the virtio-net NIC to accelerate (the bridge's region names it too)");
+
+/* What the accelerator did, for the guest's own view (read-only). */
+static unsigned long tx_frames, rx_frames, tx_drops, rx_drops, bad_ring, doorbells, irqs;
+module_param(tx_frames, ulong, 0444);
+module_param(rx_frames, ulong, 0444);
+module_param(tx_drops, ulong, 0444);
+module_param(rx_drops, ulong, 0444);
+module_param(bad_ring, ulong, 0444);
+module_param(doorbells, ulong, 0444);
+module_param(irqs, ulong, 0444);
+static char accel_state[16] = "none";
+module_param_string(state, accel_state, sizeof(accel_state), 0444);
+MODULE_PARM_DESC(state, "none, active, detached or broken");
+
+struct accel {
+	struct pci_dev *pdev;
+	void __iomem *regs;
+	u8 *shm;
+	struct gva_hdr *h;
+	struct net_device *dev;
+	const struct net_device_ops *orig_ops;
+	struct net_device_ops ops;
+	struct net_device napi_dev;	/* NAPI's home (the NIC's own NAPIs stay the driver's) */
+	struct napi_struct napi;
+	bool irq_on, napi_on, attached;
+	bool broken;		/* the bridge broke the contract: the NIC is back on virtio */
+	struct work_struct broken_work;
+	struct timer_list stall;	/* a stopped queue the bridge never drains */
+	u32 stall_cons;
+	u32 tx_prod, rx_cons;	/* our own indices (the shared copies are written from these) */
+	u64 tx_bytes, rx_bytes;
+};
+
+static struct accel *the;
+static const struct net_device_ops *saved_ops;	/* the NIC's own, while ours are installed */
+static int probe_err = -ENODEV;
+static char probe_why[128] = "no ivshmem-doorbell device with a GEARS accelerator region";
+
+static void ring_doorbell(struct accel *a)
+{
+	writel((GVA_HOST_PEER << 16) | 0, a->regs + GVA_IVSHMEM_DOORBELL);
+	doorbells++;
+}
+
+/* After producing TX (flag host_kick) or consuming RX (host_rxwait). */
+static void kick_host(struct accel *a, u32 *flag)
+{
+	smp_mb();	/* our index before their flag */
+	if (READ_ONCE(*flag))
+		ring_doorbell(a);
+}
+
+static void mark_broken(struct accel *a, const char *what)
+{
+	if (a->broken)
+		return;
+	a->broken = true;
+	bad_ring++;
+	pr_err(DRV ": the bridge broke the ring contract (%s): NIC %s back on its virtio path\n", what,
+	       a->dev->name);
+	schedule_work(&a->broken_work);
+}
+
+/* The transmit queue stopped on a full ring a second ago: a bridge that took
+ * nothing since is gone (killed, restarted): the NIC goes back to virtio. */
+static void stall_timer(struct timer_list *t)
+{
+	struct accel *a = from_timer(a, t, stall);
+
+	if (a->attached && netif_queue_stopped(a->dev) && READ_ONCE(a->h->tx_cons) == a->stall_cons)
+		mark_broken(a, "it took no frame for a second");
+}
+
+static netdev_tx_t accel_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	struct accel *a = the;
+	struct virtio_net_hdr_mrg_rxbuf vh = {};
+	u32 cons, len = skb->len;
+	struct gva_desc *d;
+	u8 *slot;
+
+	if (unlikely(!a || a->broken || READ_ONCE(a->h->guest_state) != GVA_GUEST_ACTIVE))
+		return saved_ops->ndo_start_xmit(skb, dev);
+	if (unlikely(READ_ONCE(a->h->host_state) != GVA_HOST_READY)) {
+		mark_broken(a, "the bridge withdrew the region");
+		return a->orig_ops->ndo_start_xmit(skb, dev);
+	}
+	cons = READ_ONCE(a->h->tx_cons);
+	if (unlikely(a->tx_prod - cons > GVA_SLOTS)) {
+		mark_broken(a, "tx_cons beyond tx_prod");
+		return a->orig_ops->ndo_start_xmit(skb, dev);
+	}
+	if (a->tx_prod - cons == GVA_SLOTS) {
+		netif_stop_queue(dev);
+		a->stall_cons = cons;
+		mod_timer(&a->stall, jiffies + HZ);
+		WRITE_ONCE(a->h->guest_txwait, 1);
+		smp_mb();
+		cons = READ_ONCE(a->h->tx_cons);
+		if (a->tx_prod - cons >= GVA_SLOTS) {
+			kick_host(a, &a->h->host_kick);
+			return NETDEV_TX_BUSY;
+		}
+		netif_start_queue(dev);
+	}
+	if (len < GVA_FRAME_MIN || len > GVA_FRAME_MAX ||
+	    virtio_net_hdr_from_skb(skb, &vh.hdr, true, false, 0)) {
+		tx_drops++;
+		dev_kfree_skb_any(skb);
+		return NETDEV_TX_OK;
+	}
+	vh.num_buffers = cpu_to_le16(1);
+	slot = a->shm + GVA_TX_SLOT(a->tx_prod);
+	memcpy(slot, &vh, GVA_VHDR_LEN);
+	if (skb_copy_bits(skb, 0, slot + GVA_VHDR_LEN, len)) {
+		tx_drops++;
+		dev_kfree_skb_any(skb);
+		return NETDEV_TX_OK;
+	}
+	d = (struct gva_desc *)(a->shm + GVA_TX_DESC(a->tx_prod));
+	WRITE_ONCE(d->len, GVA_VHDR_LEN + len);
+	WRITE_ONCE(d->flags, 0);
+	a->tx_prod++;
+	smp_store_release(&a->h->tx_prod, a->tx_prod);
+	tx_frames++;
+	a->tx_bytes += len;
+	dev_consume_skb_any(skb);
+	if (!netdev_xmit_more())
+		kick_host(a, &a->h->host_kick);
+	return NETDEV_TX_OK;
+}
+
+/* One frame from RX slot `idx` into a new skb: 0, or -errno (dropped). */
+static int rx_one(struct accel *a, u32 idx)
+{
+	struct gva_desc *d = (struct gva_desc *)(a->shm + GVA_RX_DESC(idx));
+	u32 len = READ_ONCE(d->len), flen, lin, off;
+	const u8 *slot = a->shm + GVA_RX_SLOT(idx);
+	struct virtio_net_hdr_mrg_rxbuf vh;
+	struct sk_buff *skb;
+	int nfr = 0;
+
+	if (len < GVA_VHDR_LEN + GVA_FRAME_MIN || len > GVA_SLOT_SIZE)
+		return -EINVAL;
+	flen = len - GVA_VHDR_LEN;
+	memcpy(&vh, slot, GVA_VHDR_LEN);
+	lin = flen < RX_LINEAR ? flen : RX_LINEAR;
+	skb = napi_alloc_skb(&a->napi, lin);
+	if (!skb)
+		return -ENOMEM;
+	skb_put_data(skb, slot + GVA_VHDR_LEN, lin);
+	for (off = lin; off < flen; nfr++) {
+		u32 n = flen - off < PAGE_SIZE ? flen - off : PAGE_SIZE;
+		struct page *pg;
+
+		if (nfr >= MAX_SKB_FRAGS || !(pg = alloc_page(GFP_ATOMIC))) {
+			kfree_skb(skb);
+			return nfr >= MAX_SKB_FRAGS ? -E2BIG : -ENOMEM;
+		}
+		memcpy(page_address(pg), slot + GVA_VHDR_LEN + off, n);
+		skb_add_rx_frag(skb, nfr, pg, 0, n, PAGE_SIZE);
+		off += n;
+	}
+	if (virtio_net_hdr_to_skb(skb, &vh.hdr, true)) {
+		kfree_skb(skb);
+		return -EINVAL;
+	}
+	if (vh.hdr.flags & VIRTIO_NET_HDR_F_DATA_VALID)
+		skb->ip_summed = CHECKSUM_UNNECESSARY;
+	skb->protocol = eth_type_trans(skb, a->dev);
+	a->rx_bytes += flen;
+	netif_receive_skb(skb);
+	return 0;
+}
+
+static int accel_poll(struct napi_struct *napi, int budget)
+{
+	struct accel *a = container_of(napi, struct accel, napi);
+	int done = 0;
+	u32 prod;
+
+	while (done < budget && !a->broken) {
+		prod = smp_load_acquire(&a->h->rx_prod);
+		if (prod - a->rx_cons > GVA_SLOTS) {
+			mark_broken(a, "rx_prod more than a ring ahead");
+			break;
+		}
+		if (prod == a->rx_cons)
+			break;
+		while (a->rx_cons != prod && done < budget) {
+			if (rx_one(a, a->rx_cons))
+				rx_drops++;
+			else
+				rx_frames++;
+			a->rx_cons++;
+			done++;
+		}
+		smp_store_release(&a->h->rx_cons, a->rx_cons);
+	}
+	if (done)
+		kick_host(a, &a->h->host_rxwait);
+	/* Room in the TX ring again for a queue we stopped. */
+	if (netif_queue_stopped(a->dev) && a->tx_prod - READ_ONCE(a->h->tx_cons) < GVA_SLOTS)
+		netif_wake_queue(a->dev);
+	if (done < budget && napi_complete_done(napi, done)) {
+		WRITE_ONCE(a->h->guest_irq, 1);
+		smp_mb();	/* our flag before their index */
+		if (!a->broken && (READ_ONCE(a->h->rx_prod) != a->rx_cons ||
+				   (netif_queue_stopped(a->dev) &&
+				    a->tx_prod - READ_ONCE(a->h->tx_cons) < GVA_SLOTS)))
+			napi_schedule(napi);
+	}
+	return done;
+}
+
+static irqreturn_t accel_irq(int irq, void *opaque)
+{
+	struct accel *a = opaque;
+
+	irqs++;
+	napi_schedule(&a->napi);
+	return IRQ_HANDLED;
+}
+
+static void accel_stats(struct net_device *dev, struct rtnl_link_stats64 *s)
+{
+	struct accel *a = the;
+
+	if (a && a->orig_ops->ndo_get_stats64)
+		a->orig_ops->ndo_get_stats64(dev, s);
+	if (a) {
+		s->tx_packets += tx_frames;
+		s->rx_packets += rx_frames;
+		s->tx_bytes += a->tx_bytes;
+		s->rx_bytes += a->rx_bytes;
+		s->tx_dropped += tx_drops;
+		s->rx_dropped += rx_drops;
+	}
+}
+
+/* The NIC gets its own netdev_ops back; no CPU is in ours afterwards. */
+static void give_back(struct accel *a)
+{
+	if (!a->attached)
+		return;
+	WRITE_ONCE(a->h->guest_state, GVA_GUEST_DETACHED);
+	smp_mb();
+	ring_doorbell(a);	/* the bridge sends to the virtio ring again */
+	rtnl_lock();
+	netif_tx_lock_bh(a->dev);
+	WRITE_ONCE(a->dev->netdev_ops, a->orig_ops);
+	netif_tx_unlock_bh(a->dev);
+	netif_tx_wake_all_queues(a->dev);
+	rtnl_unlock();
+	synchronize_net();
+	a->attached = false;
+	snprintf(accel_state, sizeof(accel_state), "%s", a->broken ? "broken" : "detached");
+	pr_info(DRV ": NIC %s back on its virtio path (tx %lu rx %lu frames)\n", a->dev->name, tx_frames,
+		rx_frames);
+}
+
+static void broken_work(struct work_struct *w)
+{
+	give_back(container_of(w, struct accel, broken_work));
+}
+
+/* The NIC with our MAC, held, or NULL with the reason in probe_why. */
+static struct net_device *find_nic(const u8 *addr)
+{
+	struct net_device *dev, *found = NULL;
+	struct device *parent;
+
+	rtnl_lock();
+	for_each_netdev(&init_net, dev)
+		if (ether_addr_equal(dev->dev_addr, addr)) {
+			found = dev;
+			break;
+		}
+	if (!found) {
+		snprintf(probe_why, sizeof(probe_why), "no interface with MAC %pM", addr);
+		goto out;
+	}
+	parent = found->dev.parent;
+	if (!parent || !parent->driver || strcmp(parent->driver->name, "virtio_net")) {
+		snprintf(probe_why, sizeof(probe_why), "%s is not a virtio-net NIC (driver %s)", found->name,
+			 parent && parent->driver ? parent->driver->name : "none");
+		found = NULL;
+	} else if (found->real_num_tx_queues != 1) {
+		snprintf(probe_why, sizeof(probe_why), "%s has %u transmit queues (one is supported)", found->name,
+			 found->real_num_tx_queues);
+		found = NULL;
+	} else if (!found->netdev_ops || !found->netdev_ops->ndo_start_xmit) {
+		snprintf(probe_why, sizeof(probe_why), "%s has no transmit function", found->name);
+		found = NULL;
+	} else if (found->netdev_ops->ndo_start_xmit == accel_xmit) {
+		snprintf(probe_why, sizeof(probe_why), "%s is accelerated already", found->name);
+		found = NULL;
+	}
+	if (found)
+		dev_hold(found);
+out:
+	rtnl_unlock();
+	return found;
+}
+
+static int take_over(struct accel *a)
+{
+	a->orig_ops = a->dev->netdev_ops;
+	saved_ops = a->orig_ops;
+	a->ops = *a->orig_ops;
+	a->ops.ndo_start_xmit = accel_xmit;
+	a->ops.ndo_get_stats64 = accel_stats;
+	a->tx_prod = READ_ONCE(a->h->tx_cons);	/* start where the bridge is */
+	a->rx_cons = READ_ONCE(a->h->rx_prod);
+	WRITE_ONCE(a->h->tx_prod, a->tx_prod);
+	WRITE_ONCE(a->h->rx_cons, a->rx_cons);
+	WRITE_ONCE(a->h->guest_irq, 1);
+	smp_wmb();
+	WRITE_ONCE(a->h->guest_state, GVA_GUEST_ACTIVE);
+	rtnl_lock();
+	netif_tx_lock_bh(a->dev);
+	WRITE_ONCE(a->dev->netdev_ops, &a->ops);
+	netif_tx_unlock_bh(a->dev);
+	rtnl_unlock();
+	a->attached = true;
+	snprintf(accel_state, sizeof(accel_state), "active");
+	ring_doorbell(a);	/* the bridge learns at once that RX goes here now */
+	return 0;
+}
+
+static void accel_teardown(struct accel *a)
+{
+	give_back(a);
+	del_timer_sync(&a->stall);
+	cancel_work_sync(&a->broken_work);
+	if (a->irq_on)
+		free_irq(pci_irq_vector(a->pdev, 0), a);
+	if (a->napi_on) {
+		napi_disable(&a->napi);
+		netif_napi_del(&a->napi);
+	}
+	if (the == a)
+		the = NULL;
+	pci_free_irq_vectors(a->pdev);
+	pci_clear_master(a->pdev);
+	if (a->dev)
+		dev_put(a->dev);
+	if (a->shm)
+		memunmap(a->shm);
+	if (a->regs)
+		pci_iounmap(a->pdev, a->regs);
+	pci_disable_device(a->pdev);
+	kfree(a);
+}
+
+static int accel_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	u8 want[ETH_ALEN];
+	struct accel *a;
+	int r;
+
+	/* The GEARS region is ivshmem-plain (no MSI-X): not ours, not touched. */
+	if (!pdev->msix_cap || pci_resource_len(pdev, 2) != GVA_REGION_SIZE || pci_resource_len(pdev, 0) < 16)
+		return -ENODEV;
+	if (the) {
+		snprintf(probe_why, sizeof(probe_why), "one accelerated NIC per guest");
+		return -EBUSY;
+	}
+	if (!mac_pton(mac, want)) {
+		snprintf(probe_why, sizeof(probe_why), "parameter mac=%s is not a MAC address", mac);
+		return -EINVAL;
+	}
+	a = kzalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+	a->pdev = pdev;
+	INIT_WORK(&a->broken_work, broken_work);
+	timer_setup(&a->stall, stall_timer, 0);
+	r = pci_enable_device(pdev);
+	if (r) {
+		kfree(a);
+		return r;
+	}
+	a->regs = pci_iomap(pdev, 0, 256);
+	a->shm = memremap(pci_resource_start(pdev, 2), GVA_REGION_SIZE, MEMREMAP_WB);
+	r = -ENOMEM;
+	if (!a->regs || !a->shm)
+		goto fail;
+	a->h = (struct gva_hdr *)a->shm;
+	r = -ENODEV;
+	if (READ_ONCE(a->h->magic) != GVA_MAGIC || READ_ONCE(a->h->version) != GVA_VERSION ||
+	    READ_ONCE(a->h->host_state) != GVA_HOST_READY) {
+		snprintf(probe_why, sizeof(probe_why), "region: magic %#x version %u state %u (want %#x %u ready)",
+			 a->h->magic, a->h->version, a->h->host_state, GVA_MAGIC, GVA_VERSION);
+		goto fail;
+	}
+	if (!ether_addr_equal(a->h->mac, want)) {
+		snprintf(probe_why, sizeof(probe_why), "region is for %pM, not %pM", a->h->mac, want);
+		goto fail;
+	}
+	a->dev = find_nic(want);
+	if (!a->dev)
+		goto fail;
+	pci_set_master(pdev);	/* MSI-X messages are the device's memory writes */
+	r = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSIX);
+	if (r < 0) {
+		snprintf(probe_why, sizeof(probe_why), "no MSI-X vector (%d)", r);
+		goto fail;
+	}
+	init_dummy_netdev(&a->napi_dev);
+	netif_napi_add(&a->napi_dev, &a->napi, accel_poll);
+	napi_enable(&a->napi);
+	a->napi_on = true;
+	r = request_irq(pci_irq_vector(pdev, 0), accel_irq, 0, DRV, a);
+	if (r) {
+		snprintf(probe_why, sizeof(probe_why), "request_irq: %d", r);
+		goto fail;
+	}
+	a->irq_on = true;
+	pci_set_drvdata(pdev, a);
+	the = a;
+	take_over(a);
+	napi_schedule(&a->napi);	/* frames may wait already */
+	probe_err = 0;
+	pr_info(DRV ": %s (%pM) accelerated through %s\n", a->dev->name, want, pci_name(pdev));
+	return 0;
+fail:
+	probe_err = r;
+	accel_teardown(a);
+	return r;
+}
+
+static void accel_remove(struct pci_dev *pdev)
+{
+	struct accel *a = pci_get_drvdata(pdev);
+
+	if (!a)
+		return;
+	accel_teardown(a);
+}
+
+/* The NIC going away under us (driver unbound): give it back first. */
+static int accel_netdev_event(struct notifier_block *nb, unsigned long ev, void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+
+	if (ev == NETDEV_UNREGISTER && the && the->dev == dev && the->attached) {
+		/* rtnl is held here: restore in place. */
+		WRITE_ONCE(the->h->guest_state, GVA_GUEST_DETACHED);
+		WRITE_ONCE(dev->netdev_ops, the->orig_ops);
+		the->attached = false;
+		the->broken = true;	/* its NAPI delivers nothing more */
+		snprintf(accel_state, sizeof(accel_state), "detached");
+	}
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block accel_nb = { .notifier_call = accel_netdev_event };
+
+static const struct pci_device_id accel_ids[] = {
+	{ PCI_DEVICE(0x1af4, 0x1110) },	/* ivshmem */
+	{ 0 }
+};
+
+static struct pci_driver accel_driver = {
+	.name = DRV,
+	.id_table = accel_ids,
+	.probe = accel_probe,
+	.remove = accel_remove,
+};
+
+static int __init accel_init(void)
+{
+	int r = register_netdevice_notifier(&accel_nb);
+
+	if (r)
+		return r;
+	r = pci_register_driver(&accel_driver);
+	if (!r && !the) {
+		pci_unregister_driver(&accel_driver);
+		r = probe_err ? probe_err : -ENODEV;
+	}
+	if (r) {
+		unregister_netdevice_notifier(&accel_nb);
+		pr_err(DRV ": not loaded: %s\n", probe_why);
+	}
+	return r;
+}
+
+static void __exit accel_exit(void)
+{
+	pci_unregister_driver(&accel_driver);
+	unregister_netdevice_notifier(&accel_nb);
+	pr_info(DRV ": unloaded\n");
+}
+
+module_init(accel_init);
+module_exit(accel_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("GEARS");
+MODULE_DESCRIPTION("GEARS VNET overlay accelerator: a virtio-net NIC's data path through shared-memory rings");
