@@ -291,7 +291,7 @@ static int proc_xfer(const struct gears_mem *m, uint64_t off, void *buf, size_t 
 	return 0;
 }
 
-struct gears_mem *gears_mem__open_process(pid_t pid, uint64_t size, uint64_t below_4g,
+struct gears_mem *gears_mem__open_process(int pid, uint64_t size, uint64_t below_4g,
 					  uint64_t hva_low, uint64_t hva_high, bool writable)
 {
 	struct gears_mem *m;
@@ -337,7 +337,7 @@ const char *gears_mem__backend(const struct gears_mem *m)
 	return m->kind == MEM_PROCESS ? "process" : m->kind == MEM_MAPPED ? "mapped" : "buffer";
 }
 
-pid_t gears_mem__pid(const struct gears_mem *m)
+int gears_mem__pid(const struct gears_mem *m)
 {
 	return m && m->kind == MEM_PROCESS ? m->pid : 0;
 }

@@ -174,7 +174,7 @@ static void ram_file(struct gears_ram_layout *l)
 	fclose(f);
 }
 
-int gears_ram__discover(gears_hmp_fn hmp, void *ctx, pid_t pid, struct gears_ram_layout *out)
+int gears_ram__discover(gears_hmp_fn hmp, void *ctx, int pid, struct gears_ram_layout *out)
 {
 	struct gears_ram_layout l = { .pid = pid };
 	int r;

@@ -10,7 +10,8 @@
 #ifndef GEARS_MEM_H
 #define GEARS_MEM_H
 
-#include <sys/types.h>
+/* (Process ids are plain ints here, as pid_t is on Linux: <sys/types.h> would
+ * drag <sys/select.h> into users that include the kernel's UAPI headers.) */
 
 #include <gears/gears.h>
 
@@ -59,14 +60,14 @@ GEARS_API struct gears_mem *gears_mem__from_buffer(void *buf, uint64_t size,
  * Not atomic against the guest: page-table entries are copied once (a torn
  * copy is treated like any hostile entry), and A/D bits and the region's
  * entry are set by read-compare-write. NULL + errno on failure. */
-GEARS_API struct gears_mem *gears_mem__open_process(pid_t pid, uint64_t size, uint64_t below_4g,
+GEARS_API struct gears_mem *gears_mem__open_process(int pid, uint64_t size, uint64_t below_4g,
 						    uint64_t hva_low, uint64_t hva_high,
 						    bool writable);
 GEARS_API void gears_mem__close(struct gears_mem *m);
 /* "mapped" (a shared RAM file), "process" (through another process) or "buffer". */
 GEARS_API const char *gears_mem__backend(const struct gears_mem *m);
 /* The process behind a "process" backend, else 0. */
-GEARS_API pid_t gears_mem__pid(const struct gears_mem *m);
+GEARS_API int gears_mem__pid(const struct gears_mem *m);
 
 /* Total RAM bytes (both parts). */
 GEARS_API uint64_t gears_mem__size(const struct gears_mem *m);
@@ -96,7 +97,7 @@ GEARS_API int gears_mem__for_each_range(const struct gears_mem *m,
 
 /* Where a running QEMU's guest RAM is, as its monitor and /proc say. */
 struct gears_ram_layout {
-	pid_t pid;		/* the QEMU process */
+	int pid;		/* the QEMU process */
 	uint64_t size;		/* RAM bytes ("base memory") */
 	uint64_t below_4g;	/* of which at gpa 0; the rest at 4 GiB */
 	uint64_t hva_low;	/* QEMU's address of gpa 0 */
@@ -117,7 +118,7 @@ typedef char *(*gears_hmp_fn)(void *ctx, const char *cmdline);
  * split is checked, not assumed: both ends of each piece must translate to
  * the addresses the layout predicts. 0, or -errno with the reason recorded
  * (ENOTSUP: a layout other than pc/q35's one RAM block, low then high). */
-GEARS_API int gears_ram__discover(gears_hmp_fn hmp, void *ctx, pid_t pid,
+GEARS_API int gears_ram__discover(gears_hmp_fn hmp, void *ctx, int pid,
 				  struct gears_ram_layout *out);
 /* Open it: mapped when it is a shared file, else through the process. */
 GEARS_API struct gears_mem *gears_ram__open(const struct gears_ram_layout *l, bool writable);
