@@ -216,19 +216,25 @@ TEST(hostile_tx_lengths_and_index)
 	rig_down(&r);
 }
 
+/* A frame of `len` bytes from port b to A's MAC, into the switch. */
+static void from_b(struct rig *r, size_t len, uint8_t fill)
+{
+	struct vnet_frame *f = vnet_frame_new(len);
+
+	memset(f->data, fill, len);
+	memcpy(f->data, MA, 6);
+	memcpy(f->data + 6, MB, 6);
+	vnet_sw_input(r->sw, r->pb, f);
+}
+
 TEST(rx_ring_interrupts_and_backpressure)
 {
 	struct rig r;
-	struct vnet_frame *f;
 
 	rig_up(&r);
 	/* no interrupt asked for: frames go in, nobody is interrupted */
 	r.h->guest_irq = 0;
-	f = vnet_frame_new(200);
-	memset(f->data, 0x33, 200);
-	memcpy(f->data, MA, 6);
-	memcpy(f->data + 6, MB, 6);
-	vnet_sw_input(r.sw, r.pb, f);
+	from_b(&r, 200, 0x33);
 	CHECK_EQ(r.pa->q_len, 1);
 	vnet_accel_run(r.acc);
 	CHECK_EQ(r.pa->q_len, 0);
@@ -238,26 +244,16 @@ TEST(rx_ring_interrupts_and_backpressure)
 	CHECK(!irq_pending(&r));
 	/* the guest's poll went idle and asked: the next frame interrupts it once */
 	r.h->guest_irq = 1;
-	for (int i = 0; i < 2; i++) {
-		f = vnet_frame_new(60);
-		memset(f->data, 0, 60);
-		memcpy(f->data, MA, 6);
-		memcpy(f->data + 6, MB, 6);
-		vnet_sw_input(r.sw, r.pb, f);
-	}
+	for (int i = 0; i < 2; i++)
+		from_b(&r, 60, 0);
 	vnet_accel_run(r.acc);
 	CHECK(irq_pending(&r));
 	CHECK_EQ(r.h->guest_irq, 0);
 	CHECK_EQ(r.h->rx_prod, 3);
 	/* a full ring: the rest waits in the port's queue and the bridge asks
 	 * for a doorbell when the guest makes room */
-	for (unsigned i = 0; i < GVA_SLOTS + 5; i++) {
-		f = vnet_frame_new(60);
-		memset(f->data, 0, 60);
-		memcpy(f->data, MA, 6);
-		memcpy(f->data + 6, MB, 6);
-		vnet_sw_input(r.sw, r.pb, f);
-	}
+	for (unsigned i = 0; i < GVA_SLOTS + 5; i++)
+		from_b(&r, 60, 0);
 	vnet_accel_run(r.acc);
 	CHECK_EQ(r.h->rx_prod, GVA_SLOTS);		/* rx_cons is 0: a ring's worth */
 	CHECK_EQ(r.pa->q_len, 8);
@@ -268,10 +264,7 @@ TEST(rx_ring_interrupts_and_backpressure)
 	CHECK_EQ(r.h->rx_prod, GVA_SLOTS + 8);
 	/* a consumer index beyond the producer: broken, not followed */
 	r.h->rx_cons = r.h->rx_prod + 3;
-	f = vnet_frame_new(60);
-	memset(f->data, 0, 60);
-	memcpy(f->data, MA, 6);
-	vnet_sw_input(r.sw, r.pb, f);
+	from_b(&r, 60, 0);
 	vnet_accel_run(r.acc);
 	CHECK(!vnet_accel_active(r.acc));
 	CHECK_EQ(r.h->rx_prod, GVA_SLOTS + 8);
