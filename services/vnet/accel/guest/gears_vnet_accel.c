@@ -63,6 +63,7 @@ struct accel {
 	struct net_device napi_dev;	/* NAPI's home (the NIC's own NAPIs stay the driver's) */
 	struct napi_struct napi;
 	bool irq_on, napi_on, attached;
+	bool dev_held;		/* our reference on the NIC (dropped when it unregisters) */
 	bool broken;		/* the bridge broke the contract: the NIC is back on virtio */
 	struct work_struct broken_work;
 	struct timer_list stall;	/* a stopped queue the bridge never drains */
@@ -219,6 +220,10 @@ static int accel_poll(struct napi_struct *napi, int budget)
 	int done = 0;
 	u32 prod;
 
+	if (unlikely(!a->dev_held)) {	/* the NIC is gone: nothing to deliver to */
+		napi_complete_done(napi, 0);
+		return 0;
+	}
 	while (done < budget && !a->broken) {
 		prod = smp_load_acquire(&a->h->rx_prod);
 		if (prod - a->rx_cons > GVA_SLOTS) {
@@ -383,7 +388,7 @@ static void accel_teardown(struct accel *a)
 		the = NULL;
 	pci_free_irq_vectors(a->pdev);
 	pci_clear_master(a->pdev);
-	if (a->dev)
+	if (a->dev_held)
 		dev_put(a->dev);
 	if (a->shm)
 		memunmap(a->shm);
@@ -441,6 +446,7 @@ static int accel_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	a->dev = find_nic(want);
 	if (!a->dev)
 		goto fail;
+	a->dev_held = true;
 	pci_set_master(pdev);	/* MSI-X messages are the device's memory writes */
 	r = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSIX);
 	if (r < 0) {
@@ -484,14 +490,24 @@ static int accel_netdev_event(struct notifier_block *nb, unsigned long ev, void 
 {
 	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
 
-	if (ev == NETDEV_UNREGISTER && the && the->dev == dev && the->attached) {
-		/* rtnl is held here: restore in place. */
+	if (ev != NETDEV_UNREGISTER || !the || the->dev != dev || !the->dev_held)
+		return NOTIFY_DONE;
+	/* rtnl is held here: restore in place, then let the NIC go (its
+	 * unregistration waits for our reference). */
+	if (the->attached) {
 		WRITE_ONCE(the->h->guest_state, GVA_GUEST_DETACHED);
+		netif_tx_lock_bh(dev);
 		WRITE_ONCE(dev->netdev_ops, the->orig_ops);
+		netif_tx_unlock_bh(dev);
 		the->attached = false;
-		the->broken = true;	/* its NAPI delivers nothing more */
 		snprintf(accel_state, sizeof(accel_state), "detached");
 	}
+	the->broken = true;	/* its NAPI delivers nothing more */
+	synchronize_net();
+	napi_synchronize(&the->napi);
+	the->dev_held = false;
+	dev_put(dev);
+	pr_info(DRV ": NIC %s unregistered: released\n", dev->name);
 	return NOTIFY_DONE;
 }
 
