@@ -19,6 +19,7 @@
 #include "../../host/vnet_accel.h"
 #include "../../host/vnet_loop.h"
 #include "../../host/vnet_switch.h"
+#include "../../host/vnet_virtq.h"
 
 static void on_queued(struct vnet_port *p) { (void)p; }
 static void on_resume(struct vnet_port *p) { (void)p; }
@@ -278,15 +279,77 @@ TEST(detached_module_gives_the_port_back)
 	rig_up(&r);
 	r.h->guest_state = GVA_GUEST_DETACHED;
 	CHECK(!vnet_accel_active(r.acc));
-	/* frames from a detached guest's ring are not read */
+	/* what a detaching module left in its TX ring is still taken (it waits
+	 * for that before freeing its packets) */
 	guest_tx(&r, 0, 100, 0);
-	CHECK(vnet_port_peek(r.pb) == NULL);
+	CHECK(vnet_port_peek(r.pb) != NULL);
+	CHECK_EQ(r.h->tx_cons, 1);
+	vnet_port_pop(r.sw, r.pb, true, 0);
+	/* but the port's frames go back to the virtio path, not to its RX ring */
+	from_b(&r, 60, 0);
+	vnet_accel_run(r.acc);
+	CHECK_EQ(r.h->rx_prod, 0);
+	CHECK_EQ(r.pa->q_len, 1);
 	/* a module loaded again starts from the bridge's indices */
 	r.h->guest_state = GVA_GUEST_ACTIVE;
-	r.h->tx_prod = 0;
-	guest_tx(&r, 0, 100, 0);
+	guest_tx(&r, 1, 100, 0);
 	CHECK(vnet_port_peek(r.pb) != NULL);
 	rig_down(&r);
 }
 
+/* TX entries that point into guest RAM (GVA_DESC_F_SEGS), through a memory
+ * table of one region standing for the VM's RAM. */
+TEST(tx_in_place_segments)
+{
+	struct rig r;
+	struct vnet_memtab mt = { .n = 1 };
+	static uint8_t ram[1 << 16];
+	uint8_t *slot;
+	struct gva_seg *sg;
+	struct vnet_frame *f;
+	struct vnet_accel_info ai;
+	uint64_t one = 1;
 
+	rig_up(&r);
+	mt.r[0] = (struct vnet_memreg){ .gpa = 0x100000, .size = sizeof(ram), .uva = 0x7f0000000000, .host = ram };
+	vnet_accel_set_work(r.acc, NULL, &mt);
+	memset(ram, 0x77, sizeof(ram));
+	memcpy(ram + 0x100, MB, 6);
+	memcpy(ram + 0x106, MA, 6);
+	/* entry 0: a 14-byte head at 0x100 and 986 bytes of "page" at 0x2000 */
+	struct { uint32_t n; uint64_t gpa[3]; uint32_t len[3]; uint32_t total; bool good; } cases[] = {
+		{ 2, { 0x100100, 0x102000 }, { 14, 986 }, 1000, true },
+		{ 2, { 0x100100, 0x10f000 }, { 14, 0x2000 }, 14 + 0x2000, false },	/* runs past the region */
+		{ 2, { 0x100100, 0x50000000 }, { 14, 986 }, 1000, false },	/* not guest RAM */
+		{ 2, { 0x100100, 0x102000 }, { 14, 900 }, 1000, false },	/* lengths do not add up */
+		{ 2, { 0x100100, 0x102000 }, { 14, 0 }, 14, false },		/* an empty segment */
+		{ 0, { 0 }, { 0 }, 1000, false },				/* no segment */
+		{ GVA_MAX_SEGS + 1, { 0x100100 }, { 14 }, 1000, false },	/* too many */
+	};
+	for (uint32_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		slot = r.shm + GVA_TX_SLOT(i);
+		sg = (struct gva_seg *)(slot + GVA_SEGS_OFF);
+		memset(slot, 0, GVA_VHDR_LEN);
+		memcpy(slot + GVA_SEGS_COUNT, &cases[i].n, 4);
+		for (int k = 0; k < 3; k++)
+			sg[k] = (struct gva_seg){ .gpa = cases[i].gpa[k], .len = cases[i].len[k] };
+		((struct gva_desc *)(r.shm + GVA_TX_DESC(i)))->len = GVA_VHDR_LEN + cases[i].total;
+		((struct gva_desc *)(r.shm + GVA_TX_DESC(i)))->flags = GVA_DESC_F_SEGS;
+		r.h->tx_prod = i + 1;
+		CHECK_EQ(write(r.bell, &one, sizeof(one)), (ssize_t)sizeof(one));
+		CHECK_EQ(vnet_loop_run_once(&r.loop, 1000), 0);
+		f = vnet_port_peek(r.pb);
+		CHECK_EQ(f != NULL, cases[i].good);
+		if (f) {
+			CHECK_EQ(f->len, 1000);
+			CHECK(!memcmp(f->data, MB, 6));
+			CHECK_EQ(f->data[14], 0x77);
+			vnet_port_pop(r.sw, r.pb, true, 0);
+		}
+	}
+	vnet_accel_info(r.acc, &ai);
+	CHECK_EQ(ai.tx_frames, 1);
+	CHECK_EQ(ai.bad, 6);
+	CHECK(vnet_accel_active(r.acc));
+	rig_down(&r);
+}
