@@ -27,6 +27,7 @@
 #include <linux/interrupt.h>
 #include <linux/io.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/netdevice.h>
 #include <linux/pci.h>
 #include <linux/rtnetlink.h>
@@ -358,7 +359,18 @@ static void accel_stats(struct net_device *dev, struct rtnl_link_stats64 *s)
 }
 
 /* The NIC gets its own netdev_ops back; no CPU is in ours afterwards. */
+/* One give_back at a time: unload and the broken-ring work may race. */
+static DEFINE_MUTEX(give_back_lock);
+
+static void give_back_locked(struct accel *a);
 static void give_back(struct accel *a)
+{
+	mutex_lock(&give_back_lock);
+	give_back_locked(a);
+	mutex_unlock(&give_back_lock);
+}
+
+static void give_back_locked(struct accel *a)
 {
 	if (!a->attached)
 		return;
@@ -473,13 +485,15 @@ static void accel_teardown(struct accel *a)
 {
 	give_back(a);
 	del_timer_sync(&a->stall);
-	cancel_work_sync(&a->broken_work);
 	if (a->irq_on)
 		free_irq(pci_irq_vector(a->pdev, 0), a);
 	if (a->napi_on) {
 		napi_disable(&a->napi);
 		netif_napi_del(&a->napi);
 	}
+	/* Nothing can mark the ring broken any more (our ops are gone, the
+	 * timer and the poll stopped): the work is the last to go. */
+	cancel_work_sync(&a->broken_work);
 	if (the == a)
 		the = NULL;
 	pci_free_irq_vectors(a->pdev);
