@@ -74,6 +74,8 @@ struct accel {
 	struct napi_struct napi;
 	bool irq_on, napi_on, attached;
 	bool dev_held;		/* our reference on the NIC (dropped when it unregisters) */
+	bool tx_stopped;	/* we stopped the NIC's queue on a full TX ring (under the TX lock) */
+	bool rx_closed;		/* give_back drained the RX ring: the poll takes nothing more */
 	bool broken;		/* the bridge broke the contract: the NIC is back on virtio */
 	struct work_struct broken_work;
 	struct timer_list stall;	/* a stopped queue the bridge never drains */
@@ -120,7 +122,7 @@ static void stall_timer(struct timer_list *t)
 {
 	struct accel *a = from_timer(a, t, stall);
 
-	if (a->attached && netif_queue_stopped(a->dev) && READ_ONCE(a->h->tx_cons) == a->stall_cons)
+	if (a->attached && READ_ONCE(a->tx_stopped) && READ_ONCE(a->h->tx_cons) == a->stall_cons)
 		mark_broken(a, "it took no frame for a second");
 }
 
@@ -187,6 +189,7 @@ static netdev_tx_t accel_xmit(struct sk_buff *skb, struct net_device *dev)
 	tx_reclaim(a, cons);
 	if (a->tx_prod - cons == GVA_SLOTS) {
 		netif_stop_queue(dev);
+		a->tx_stopped = true;
 		a->stall_cons = cons;
 		mod_timer(&a->stall, jiffies + HZ);
 		WRITE_ONCE(a->h->guest_txwait, 1);
@@ -196,6 +199,7 @@ static netdev_tx_t accel_xmit(struct sk_buff *skb, struct net_device *dev)
 			kick_host(a, &a->h->host_kick);
 			return NETDEV_TX_BUSY;
 		}
+		a->tx_stopped = false;
 		netif_start_queue(dev);
 	}
 	if (len < GVA_FRAME_MIN || len > GVA_FRAME_MAX ||
@@ -288,7 +292,7 @@ static int accel_poll(struct napi_struct *napi, int budget)
 		napi_complete_done(napi, 0);
 		return 0;
 	}
-	while (done < budget && !a->broken) {
+	while (done < budget && !a->broken && !READ_ONCE(a->rx_closed)) {
 		prod = smp_load_acquire(&a->h->rx_prod);
 		if (prod - a->rx_cons > GVA_SLOTS) {
 			mark_broken(a, "rx_prod more than a ring ahead");
@@ -308,25 +312,29 @@ static int accel_poll(struct napi_struct *napi, int budget)
 	}
 	if (done)
 		kick_host(a, &a->h->host_rxwait);
-	/* Packets the bridge took since the last send: free them (the TX lock
-	 * keeps us apart from accel_xmit). */
-	if (a->attached && a->tx_done != READ_ONCE(a->h->tx_cons)) {
+	/* Packets the bridge took since the last send: free them, and wake the
+	 * queue if we stopped it (the TX lock keeps us apart from accel_xmit).
+	 * Only while attached: a queue stopped by the virtio driver after
+	 * give_back is the driver's to wake. */
+	if (a->attached && (a->tx_done != READ_ONCE(a->h->tx_cons) || READ_ONCE(a->tx_stopped))) {
 		u32 cons;
 
 		netif_tx_lock(a->dev);
 		cons = READ_ONCE(a->h->tx_cons);
-		if (a->attached && cons - a->tx_done <= a->tx_prod - a->tx_done)
+		if (a->attached && cons - a->tx_done <= a->tx_prod - a->tx_done) {
 			tx_reclaim(a, cons);
+			if (a->tx_stopped && a->tx_prod - cons < GVA_SLOTS) {
+				a->tx_stopped = false;
+				netif_wake_queue(a->dev);
+			}
+		}
 		netif_tx_unlock(a->dev);
 	}
-	/* Room in the TX ring again for a queue we stopped. */
-	if (netif_queue_stopped(a->dev) && a->tx_prod - READ_ONCE(a->h->tx_cons) < GVA_SLOTS)
-		netif_wake_queue(a->dev);
 	if (done < budget && napi_complete_done(napi, done)) {
 		WRITE_ONCE(a->h->guest_irq, 1);
 		smp_mb();	/* our flag before their index */
-		if (!a->broken && (READ_ONCE(a->h->rx_prod) != a->rx_cons ||
-				   (netif_queue_stopped(a->dev) &&
+		if (!a->broken && !READ_ONCE(a->rx_closed) && (READ_ONCE(a->h->rx_prod) != a->rx_cons ||
+				   (a->attached && READ_ONCE(a->tx_stopped) &&
 				    a->tx_prod - READ_ONCE(a->h->tx_cons) < GVA_SLOTS)))
 			napi_schedule(napi);
 	}
@@ -388,9 +396,11 @@ static void give_back_locked(struct accel *a)
 		}
 		usleep_range(500, 1000);
 	}
+	WRITE_ONCE(a->rx_closed, true);	/* a bridge that goes on producing is not followed */
 	rtnl_lock();
 	netif_tx_lock_bh(a->dev);
 	WRITE_ONCE(a->dev->netdev_ops, a->orig_ops);
+	a->tx_stopped = false;
 	netif_tx_unlock_bh(a->dev);
 	netif_tx_wake_all_queues(a->dev);
 	rtnl_unlock();
