@@ -32,6 +32,14 @@ mem() { g $VA -- sh -c "awk '/^MemAvailable|^Slab:/ { printf \"%s \", \$2 }' /pr
 refs() { g $VA -- sh -c "awk '\$1 == \"virtio_net\" { print \$3 }' /proc/modules"; }
 netview() { g $VA -- sh -c 'ip -o addr show dev eth0 | sed "s/ valid_lft.*//"; ip route; cat /sys/class/net/eth0/mtu'; }
 
+# diag: what A's kernel is doing (a switch that does not finish)
+diag() {
+	sleep 5
+	g $VA -- sh -c 'echo "--- PID 1: $(cat /proc/1/wchan) $(cat /proc/1/status | grep State)"; cat /proc/1/stack;
+		for p in /proc/[0-9]*; do s=$(cat $p/stat 2>/dev/null | cut -d" " -f3); [ "$s" = D ] && { echo "D: $p $(cat $p/comm)"; cat $p/stack; }; done;
+		cat /sys/module/gears_vnet_accel/parameters/state; dmesg | tail -15' >&2 2>&1
+	"$GEARS" vnet stats --json $BR | jq -c ".ports[] | select(.name == \"$VA\") | .accel" >&2
+}
 "$GEARS" vnet start $BR >/dev/null || fail "bridge"
 for v in a b; do
 	n=1 name=$VA acc=,accel=on
@@ -62,8 +70,8 @@ t0=$(date +%s)
 k=0
 while [ $k -lt "$CYCLES" ]; do
 	k=$((k + 1))
-	"$GEARS" vnet accel $BR $VA off >"$TMP/acc" 2>&1 || { cat "$TMP/acc" >&2; fail "cycle $k: off"; }
-	"$GEARS" vnet accel $BR $VA on >"$TMP/acc" 2>&1 || { cat "$TMP/acc" >&2; fail "cycle $k: on"; }
+	"$GEARS" vnet accel $BR $VA off >"$TMP/acc" 2>&1 || { cat "$TMP/acc" >&2; diag; fail "cycle $k: off"; }
+	"$GEARS" vnet accel $BR $VA on >"$TMP/acc" 2>&1 || { cat "$TMP/acc" >&2; diag; fail "cycle $k: on"; }
 	if [ $((k % EVERY)) = 0 ] || [ $k = "$CYCLES" ]; then
 		g $VB -- sh -c 'kill -0 $(cat /tmp/soak.pid)' || fail "cycle $k: the TCP stream ended: $(g $VB -- tail -3 /tmp/soak.log)"
 		! g $VB -- grep -qi error /tmp/soak.log || fail "cycle $k: the stream reports an error: $(g $VB -- tail -3 /tmp/soak.log)"
