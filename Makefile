@@ -315,6 +315,12 @@ build/fuzz/fuzz_vnet: tests/fuzz/fuzz_vnet.c $(LIB_SRCS) $(VNET_CORE_SRCS) | $(G
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(VNET_CORE_SRCS) $(LDLIBS)
+# The accelerator's fuzzer drives its host half (and its loop) as QEMU and the guest would.
+VNET_ACCEL_SRCS := $(VNET_CORE_SRCS) services/vnet/host/vnet_accel.c services/vnet/host/vnet_loop.c
+build/fuzz/fuzz_vnet_accel: tests/fuzz/fuzz_vnet_accel.c $(LIB_SRCS) $(VNET_ACCEL_SRCS) | $(GEN)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(VNET_ACCEL_SRCS) $(LDLIBS)
 FUZZ_SECONDS ?= 20
 fuzz: $(FUZZ_BINS)
 	@./tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gears/ctl.h>
+
 #include "cli.h"
 #include "ctl.h"
 #include "../services/vnet/host/vnet_attach.h"
@@ -508,11 +510,29 @@ static int do_accel(const char *bridge, int argc, char **argv)
 
 	snprintf(portc, sizeof(portc), "%s", port);
 	json_decref(info);
-	j = ctl_request(vm, "INJECT", j, 25000, "accel: ");
-	if (!j)
-		return 1;
-	json_int_t res = json_integer_value(json_object_get(j, "result"));
+	json_int_t res = 0;
+	char *txt = json_dumps(j, JSON_COMPACT), *reply = NULL;
+	int r = -ENOMEM;
 
+	json_decref(j);
+	/* PID 1 is taken at its next system call; one that sleeps is woken from
+	 * an idle vCPU. A guest whose vCPUs stay busy may not give that moment
+	 * within the injection's time: try again (the target is restored). */
+	for (int attempt = 0; txt && attempt < 3; attempt++) {
+		free(reply);
+		reply = NULL;
+		r = gears_ctl__call(vm, "INJECT", txt, &reply, 25000);
+		if (r != 1 || !strstr(reply ?: "", "made no system call"))
+			break;
+	}
+	free(txt);
+	if (r < 0 || r == 1 || !(j = json_loads(reply ?: "", 0, NULL))) {
+		cli_error("accel: VM %s: %s", vm, r == 1 ? reply : r < 0 ? strerror(-r) : "bad answer");
+		free(reply);
+		return 1;
+	}
+	free(reply);
+	res = json_integer_value(json_object_get(j, "result"));
 	json_decref(j);
 	if (res == -EEXIST || (res == -ENOENT && !on)) {
 		accel_state(bridge, portc, st, sizeof(st));

@@ -18,7 +18,8 @@
  *   GVA_DATA_OFF       TX slots (GVA_SLOT_SIZE bytes each), then RX slots
  *
  * Rings: free-running 32-bit indices; an entry i lives in slot i % GVA_SLOTS.
- * TX: the guest produces (tx_prod), the bridge consumes (tx_cons). RX: the
+ * TX: the guest produces (tx_prod), the bridge consumes (tx_cons): an entry
+ * is the frame in its slot, or (GVA_DESC_F_SEGS) where it lies in guest RAM. RX: the
  * bridge produces (rx_prod), the guest consumes (rx_cons). Each side reads
  * the other's index once, checks prod - cons <= GVA_SLOTS, reads each
  * descriptor once and checks its length (<= GVA_SLOT_SIZE - GVA_VHDR_LEN,
@@ -52,7 +53,7 @@
 #include <linux/types.h>
 
 #define GVA_MAGIC 0x41564e47u		/* "GNVA" */
-#define GVA_VERSION 1u
+#define GVA_VERSION 2u
 #define GVA_REGION_SIZE (8u << 20)	/* a power of two (a PCI BAR) */
 #define GVA_SLOTS 32u
 #define GVA_VHDR_LEN 12u		/* struct virtio_net_hdr_mrg_rxbuf, num_buffers 1 */
@@ -66,8 +67,24 @@ enum { GVA_HOST_NONE = 0, GVA_HOST_READY = 1 };
 enum { GVA_GUEST_NONE = 0, GVA_GUEST_ACTIVE = 1, GVA_GUEST_DETACHED = 2 };
 
 struct gva_desc {
-	__u32 len;		/* GVA_VHDR_LEN + frame bytes, in the slot */
-	__u32 flags;		/* 0 */
+	__u32 len;		/* GVA_VHDR_LEN + frame bytes */
+	__u32 flags;		/* GVA_DESC_F_* */
+};
+
+/* TX only: the frame is not in the slot but in guest RAM, where the guest's
+ * packet is (no copy in the guest). The slot holds the virtio-net header,
+ * then a __u32 count at GVA_SEGS_COUNT and that many struct gva_seg at
+ * GVA_SEGS_OFF, whose lengths add up to the frame's. The bridge copies them
+ * out of guest RAM (through the vhost-user memory table: each segment inside
+ * one region) before it advances tx_cons; the guest frees the packet after. */
+#define GVA_DESC_F_SEGS 0x1u
+#define GVA_MAX_SEGS 24u
+#define GVA_SEGS_COUNT 12u
+#define GVA_SEGS_OFF 16u
+struct gva_seg {
+	__u64 gpa;
+	__u32 len;
+	__u32 pad;
 };
 
 /* Each side's written fields on a line of their own. */

@@ -21,6 +21,7 @@
 
 #include "../accel/vnet_accel_abi.h"
 #include "vnet_accel.h"
+#include "vnet_virtq.h"
 
 #define RUN_BUDGET 64		/* frames each way per turn */
 
@@ -34,6 +35,7 @@ struct vnet_accel {
 	int listen_fd, conn_fd, mem_fd, host_efd, guest_efd;
 	struct vnet_ev listen_ev, conn_ev, bell_ev;
 	struct vnet_ev *work;	/* the port's work: RX from its queue */
+	const struct vnet_memtab *mem;	/* the VM's RAM (the NIC's vhost-user table) */
 	uint8_t *shm;
 	volatile struct gva_hdr *h;
 	bool dead, broken, was_active;
@@ -86,6 +88,34 @@ static void interrupt(struct vnet_accel *a, volatile uint32_t *flag)
 		a->irqs++;
 }
 
+/* A TX entry's frame into f->data: from its slot, or (GVA_DESC_F_SEGS) from
+ * guest RAM where the guest's packet lies. Every segment is read once and
+ * checked: at most GVA_MAX_SEGS, inside one region of the memory table, their
+ * lengths adding up to the frame's. 0 or -EINVAL. */
+static int tx_copy(struct vnet_accel *a, const uint8_t *slot, uint32_t flags, struct vnet_frame *f)
+{
+	struct gva_seg sg[GVA_MAX_SEGS];
+	uint32_t n, at = 0;
+
+	if (!(flags & GVA_DESC_F_SEGS)) {
+		memcpy(f->data, slot + GVA_VHDR_LEN, f->len);
+		return 0;
+	}
+	memcpy(&n, slot + GVA_SEGS_COUNT, sizeof(n));
+	if (!n || n > GVA_MAX_SEGS || !a->mem)
+		return -EINVAL;
+	memcpy(sg, slot + GVA_SEGS_OFF, n * sizeof(sg[0]));
+	for (uint32_t i = 0; i < n; i++) {
+		const void *src;
+
+		if (!sg[i].len || sg[i].len > f->len - at || !(src = vnet_mem_gpa(a->mem, sg[i].gpa, sg[i].len)))
+			return -EINVAL;
+		memcpy(f->data + at, src, sg[i].len);
+		at += sg[i].len;
+	}
+	return at == f->len ? 0 : -EINVAL;
+}
+
 /* Guest TX ring into the switch. True when the ring is empty (or broken). */
 static bool tx_run(struct vnet_accel *a)
 {
@@ -116,6 +146,7 @@ static bool tx_run(struct vnet_accel *a)
 		for (; a->tx_cons != prod && budget > 0 && p->blocked_on < 0; a->tx_cons++, budget--) {
 			const struct gva_desc *d = (const struct gva_desc *)(a->shm + GVA_TX_DESC(a->tx_cons));
 			uint32_t len = __atomic_load_n(&d->len, __ATOMIC_RELAXED);
+			uint32_t flags = __atomic_load_n(&d->flags, __ATOMIC_RELAXED);
 			const uint8_t *slot = a->shm + GVA_TX_SLOT(a->tx_cons);
 			struct vnet_frame *f;
 			uint8_t hdr[GVA_VHDR_LEN];
@@ -130,9 +161,14 @@ static bool tx_run(struct vnet_accel *a)
 				vnet_sw_drop(a->sw, p, VNET_DROP_NO_MEMORY);
 				continue;
 			}
-			/* Copy once out of the region; only the copy is parsed. */
+			/* Copy once out of the region (or guest RAM); only the copy is parsed. */
 			memcpy(hdr, slot, GVA_VHDR_LEN);
-			memcpy(f->data, slot + GVA_VHDR_LEN, f->len);
+			if (tx_copy(a, slot, flags, f)) {
+				a->bad++;
+				vnet_sw_drop(a->sw, p, VNET_DROP_BAD_DESC);
+				vnet_frame_put(f);
+				continue;
+			}
 			if (vnet_vhdr_parse(hdr, &f->off, f->len)) {
 				vnet_sw_drop(a->sw, p, VNET_DROP_BAD_HEADER);
 				vnet_frame_put(f);
@@ -221,8 +257,14 @@ void vnet_accel_run(struct vnet_accel *a)
 		if (a->work)
 			vnet_loop_defer(a->loop, a->work);	/* the queue goes the new way */
 	}
-	if (!active)
+	if (!active) {
+		/* A module that detached may have left frames in its TX ring (it
+		 * waits for us to take them before it frees its packets). */
+		if (!a->dead && !a->broken && a->conn_fd >= 0 &&
+		    __atomic_load_n(&a->h->guest_state, __ATOMIC_ACQUIRE) == GVA_GUEST_DETACHED)
+			tx_run(a);
 		return;
+	}
 	bool tx_empty = tx_run(a), rx_done = rx_run(a);
 
 	if ((!tx_empty && a->port->blocked_on < 0) || !rx_done)
@@ -245,9 +287,10 @@ static void bell_event(struct vnet_ev *ev, uint32_t events)
 	vnet_accel_run(a);
 }
 
-void vnet_accel_set_work(struct vnet_accel *a, struct vnet_ev *work)
+void vnet_accel_set_work(struct vnet_accel *a, struct vnet_ev *work, const struct vnet_memtab *mem)
 {
 	a->work = work;
+	a->mem = mem;
 }
 
 /* ---- the ivshmem server side ---- */

@@ -37,8 +37,10 @@ bool vnet_accel_active(struct vnet_accel *a);
  * ring. Called by the port's work when active, and on the guest's doorbell. */
 void vnet_accel_run(struct vnet_accel *a);
 /* Work to run when the accelerator changes state or has more to do (the
- * vhost port's): set once. */
-void vnet_accel_set_work(struct vnet_accel *a, struct vnet_ev *work);
+ * vhost port's), and the VM's memory table (the vhost-user one: the guest's
+ * TX entries may point into its RAM): set once. */
+struct vnet_memtab;
+void vnet_accel_set_work(struct vnet_accel *a, struct vnet_ev *work, const struct vnet_memtab *mem);
 
 /* Test hook (the bridge's `accel_hostile` request): write what a broken
  * bridge might into the guest's RX ring and interrupt it. `what`:

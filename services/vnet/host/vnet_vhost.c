@@ -411,7 +411,7 @@ void vnet_vhost_set_accel(struct vnet_vhost *v, struct vnet_accel *a)
 {
 	v->accel = a;
 	if (a)
-		vnet_accel_set_work(a, &v->work_ev);
+		vnet_accel_set_work(a, &v->work_ev, &v->mem);
 }
 
 static void kick_event(struct vnet_ev *ev, uint32_t events)

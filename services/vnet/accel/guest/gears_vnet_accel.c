@@ -9,10 +9,14 @@
  * the contract) and keeps the NIC — its name, addresses, routes and open
  * sockets stay as they are — by giving it a copy of its own netdev_ops whose
  * ndo_start_xmit puts each packet, offloads kept (a 64 KiB TSO send is one
- * entry), into the TX ring. Frames from the bridge arrive on the RX ring and
+ * entry), into the TX ring: as the list of where it lies in guest RAM (the
+ * bridge copies it out, then the module frees it), or copied into the ring
+ * when it cannot be described so. Frames from the bridge arrive on the RX ring and
  * are handed to the stack on the same NIC from a NAPI poll woken by the
  * device's MSI-X vector. Unloading gives the NIC its own netdev_ops back: the
- * virtio path carries the traffic again with no connection lost.
+ * virtio path carries the traffic again with no connection lost (the frames
+ * in both rings are delivered first: the bridge drains a detached TX ring,
+ * the module its RX ring).
  *
  * The bridge is not trusted: its indices and lengths are checked before
  * use, its virtio-net headers through virtio_net_hdr_to_skb(). A bridge that
@@ -23,6 +27,7 @@
 #include <linux/interrupt.h>
 #include <linux/io.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/netdevice.h>
 #include <linux/pci.h>
 #include <linux/rtnetlink.h>
@@ -40,7 +45,7 @@ module_param(mac, charp, 0444);
 MODULE_PARM_DESC(mac, "MAC of the virtio-net NIC to accelerate (the bridge's region names it too)");
 
 /* What the accelerator did, for the guest's own view (read-only). */
-static unsigned long tx_frames, rx_frames, tx_drops, rx_drops, bad_ring, doorbells, irqs;
+static unsigned long tx_frames, rx_frames, tx_drops, rx_drops, bad_ring, doorbells, irqs, tx_copied;
 module_param(tx_frames, ulong, 0444);
 module_param(rx_frames, ulong, 0444);
 module_param(tx_drops, ulong, 0444);
@@ -48,6 +53,11 @@ module_param(rx_drops, ulong, 0444);
 module_param(bad_ring, ulong, 0444);
 module_param(doorbells, ulong, 0444);
 module_param(irqs, ulong, 0444);
+module_param(tx_copied, ulong, 0444);
+MODULE_PARM_DESC(tx_copied, "frames sent by copy into the region (the others: read by the bridge in place)");
+static bool zerocopy = true;
+module_param(zerocopy, bool, 0444);
+MODULE_PARM_DESC(zerocopy, "let the bridge read sent packets where they are (default on; off: copy each)");
 static char accel_state[16] = "none";
 module_param_string(state, accel_state, sizeof(accel_state), 0444);
 MODULE_PARM_DESC(state, "none, active, detached or broken");
@@ -63,11 +73,16 @@ struct accel {
 	struct net_device napi_dev;	/* NAPI's home (the NIC's own NAPIs stay the driver's) */
 	struct napi_struct napi;
 	bool irq_on, napi_on, attached;
+	bool dev_held;		/* our reference on the NIC (dropped when it unregisters) */
+	bool tx_stopped;	/* we stopped the NIC's queue on a full TX ring (under the TX lock) */
+	bool rx_closed;		/* give_back drained the RX ring: the poll takes nothing more */
 	bool broken;		/* the bridge broke the contract: the NIC is back on virtio */
 	struct work_struct broken_work;
 	struct timer_list stall;	/* a stopped queue the bridge never drains */
 	u32 stall_cons;
 	u32 tx_prod, rx_cons;	/* our own indices (the shared copies are written from these) */
+	u32 tx_done;		/* TX entries whose packets we freed (up to the bridge's tx_cons) */
+	struct sk_buff *tx_skb[GVA_SLOTS];	/* packets the bridge reads from guest RAM */
 	u64 tx_bytes, rx_bytes;
 };
 
@@ -107,15 +122,56 @@ static void stall_timer(struct timer_list *t)
 {
 	struct accel *a = from_timer(a, t, stall);
 
-	if (a->attached && netif_queue_stopped(a->dev) && READ_ONCE(a->h->tx_cons) == a->stall_cons)
+	if (a->attached && READ_ONCE(a->tx_stopped) && READ_ONCE(a->h->tx_cons) == a->stall_cons)
 		mark_broken(a, "it took no frame for a second");
+}
+
+/* Free the packets of the TX entries the bridge consumed (cons, checked). */
+static void tx_reclaim(struct accel *a, u32 cons)
+{
+	while (a->tx_done != cons) {
+		struct sk_buff **sp = &a->tx_skb[a->tx_done % GVA_SLOTS];
+
+		if (*sp)
+			dev_consume_skb_any(*sp);
+		*sp = NULL;
+		a->tx_done++;
+	}
+}
+
+/* Where the packet lies in guest RAM, as segments into the slot; the count,
+ * or 0 when it cannot be sent in place (then it is copied). */
+static u32 tx_segs(struct sk_buff *skb, u8 *slot)
+{
+	struct gva_seg *sg = (struct gva_seg *)(slot + GVA_SEGS_OFF);
+	u32 n = 0, hl = skb_headlen(skb);
+
+	if (skb_has_frag_list(skb) || skb_shinfo(skb)->nr_frags + 1 > GVA_MAX_SEGS)
+		return 0;
+	if (hl) {
+		if (!virt_addr_valid(skb->data) || !virt_addr_valid(skb->data + hl - 1))
+			return 0;
+		sg[n].gpa = virt_to_phys(skb->data);
+		sg[n].len = hl;
+		sg[n++].pad = 0;
+	}
+	for (int i = 0; i < skb_shinfo(skb)->nr_frags; i++) {
+		const skb_frag_t *f = &skb_shinfo(skb)->frags[i];
+
+		if (!skb_frag_size(f))
+			continue;
+		sg[n].gpa = page_to_phys(skb_frag_page(f)) + skb_frag_off(f);
+		sg[n].len = skb_frag_size(f);
+		sg[n++].pad = 0;
+	}
+	return n;
 }
 
 static netdev_tx_t accel_xmit(struct sk_buff *skb, struct net_device *dev)
 {
 	struct accel *a = the;
 	struct virtio_net_hdr_mrg_rxbuf vh = {};
-	u32 cons, len = skb->len;
+	u32 cons, len = skb->len, nseg = 0;
 	struct gva_desc *d;
 	u8 *slot;
 
@@ -126,12 +182,14 @@ static netdev_tx_t accel_xmit(struct sk_buff *skb, struct net_device *dev)
 		return a->orig_ops->ndo_start_xmit(skb, dev);
 	}
 	cons = READ_ONCE(a->h->tx_cons);
-	if (unlikely(a->tx_prod - cons > GVA_SLOTS)) {
-		mark_broken(a, "tx_cons beyond tx_prod");
+	if (unlikely(cons - a->tx_done > a->tx_prod - a->tx_done)) {
+		mark_broken(a, "tx_cons outside the entries in flight");
 		return a->orig_ops->ndo_start_xmit(skb, dev);
 	}
+	tx_reclaim(a, cons);
 	if (a->tx_prod - cons == GVA_SLOTS) {
 		netif_stop_queue(dev);
+		a->tx_stopped = true;
 		a->stall_cons = cons;
 		mod_timer(&a->stall, jiffies + HZ);
 		WRITE_ONCE(a->h->guest_txwait, 1);
@@ -141,6 +199,7 @@ static netdev_tx_t accel_xmit(struct sk_buff *skb, struct net_device *dev)
 			kick_host(a, &a->h->host_kick);
 			return NETDEV_TX_BUSY;
 		}
+		a->tx_stopped = false;
 		netif_start_queue(dev);
 	}
 	if (len < GVA_FRAME_MIN || len > GVA_FRAME_MAX ||
@@ -152,19 +211,29 @@ static netdev_tx_t accel_xmit(struct sk_buff *skb, struct net_device *dev)
 	vh.num_buffers = cpu_to_le16(1);
 	slot = a->shm + GVA_TX_SLOT(a->tx_prod);
 	memcpy(slot, &vh, GVA_VHDR_LEN);
-	if (skb_copy_bits(skb, 0, slot + GVA_VHDR_LEN, len)) {
+	/* In place when it can be: the packet stays ours (its socket's memory
+	 * accounting released now, as virtio-net does) until the bridge took it. */
+	if (zerocopy && !skb_orphan_frags(skb, GFP_ATOMIC) && (nseg = tx_segs(skb, slot))) {
+		*(u32 *)(slot + GVA_SEGS_COUNT) = nseg;
+		skb_orphan(skb);
+		nf_reset_ct(skb);
+		a->tx_skb[a->tx_prod % GVA_SLOTS] = skb;
+	} else if (skb_copy_bits(skb, 0, slot + GVA_VHDR_LEN, len)) {
 		tx_drops++;
 		dev_kfree_skb_any(skb);
 		return NETDEV_TX_OK;
+	} else {
+		tx_copied++;
 	}
 	d = (struct gva_desc *)(a->shm + GVA_TX_DESC(a->tx_prod));
 	WRITE_ONCE(d->len, GVA_VHDR_LEN + len);
-	WRITE_ONCE(d->flags, 0);
+	WRITE_ONCE(d->flags, nseg ? GVA_DESC_F_SEGS : 0);
 	a->tx_prod++;
 	smp_store_release(&a->h->tx_prod, a->tx_prod);
 	tx_frames++;
 	a->tx_bytes += len;
-	dev_consume_skb_any(skb);
+	if (!nseg)
+		dev_consume_skb_any(skb);
 	if (!netdev_xmit_more())
 		kick_host(a, &a->h->host_kick);
 	return NETDEV_TX_OK;
@@ -219,7 +288,11 @@ static int accel_poll(struct napi_struct *napi, int budget)
 	int done = 0;
 	u32 prod;
 
-	while (done < budget && !a->broken) {
+	if (unlikely(!a->dev_held)) {	/* the NIC is gone: nothing to deliver to */
+		napi_complete_done(napi, 0);
+		return 0;
+	}
+	while (done < budget && !a->broken && !READ_ONCE(a->rx_closed)) {
 		prod = smp_load_acquire(&a->h->rx_prod);
 		if (prod - a->rx_cons > GVA_SLOTS) {
 			mark_broken(a, "rx_prod more than a ring ahead");
@@ -239,14 +312,29 @@ static int accel_poll(struct napi_struct *napi, int budget)
 	}
 	if (done)
 		kick_host(a, &a->h->host_rxwait);
-	/* Room in the TX ring again for a queue we stopped. */
-	if (netif_queue_stopped(a->dev) && a->tx_prod - READ_ONCE(a->h->tx_cons) < GVA_SLOTS)
-		netif_wake_queue(a->dev);
+	/* Packets the bridge took since the last send: free them, and wake the
+	 * queue if we stopped it (the TX lock keeps us apart from accel_xmit).
+	 * Only while attached: a queue stopped by the virtio driver after
+	 * give_back is the driver's to wake. */
+	if (a->attached && (a->tx_done != READ_ONCE(a->h->tx_cons) || READ_ONCE(a->tx_stopped))) {
+		u32 cons;
+
+		netif_tx_lock(a->dev);
+		cons = READ_ONCE(a->h->tx_cons);
+		if (a->attached && cons - a->tx_done <= a->tx_prod - a->tx_done) {
+			tx_reclaim(a, cons);
+			if (a->tx_stopped && a->tx_prod - cons < GVA_SLOTS) {
+				a->tx_stopped = false;
+				netif_wake_queue(a->dev);
+			}
+		}
+		netif_tx_unlock(a->dev);
+	}
 	if (done < budget && napi_complete_done(napi, done)) {
 		WRITE_ONCE(a->h->guest_irq, 1);
 		smp_mb();	/* our flag before their index */
-		if (!a->broken && (READ_ONCE(a->h->rx_prod) != a->rx_cons ||
-				   (netif_queue_stopped(a->dev) &&
+		if (!a->broken && !READ_ONCE(a->rx_closed) && (READ_ONCE(a->h->rx_prod) != a->rx_cons ||
+				   (a->attached && READ_ONCE(a->tx_stopped) &&
 				    a->tx_prod - READ_ONCE(a->h->tx_cons) < GVA_SLOTS)))
 			napi_schedule(napi);
 	}
@@ -279,21 +367,55 @@ static void accel_stats(struct net_device *dev, struct rtnl_link_stats64 *s)
 }
 
 /* The NIC gets its own netdev_ops back; no CPU is in ours afterwards. */
+/* One give_back at a time: unload and the broken-ring work may race. */
+static DEFINE_MUTEX(give_back_lock);
+
+static void give_back_locked(struct accel *a);
 static void give_back(struct accel *a)
+{
+	mutex_lock(&give_back_lock);
+	give_back_locked(a);
+	mutex_unlock(&give_back_lock);
+}
+
+static void give_back_locked(struct accel *a)
 {
 	if (!a->attached)
 		return;
 	WRITE_ONCE(a->h->guest_state, GVA_GUEST_DETACHED);
 	smp_mb();
 	ring_doorbell(a);	/* the bridge sends to the virtio ring again */
+	/* Frames it put in our RX ring before it saw that still go up the
+	 * stack: poll until the ring stays empty (bounded: 200 ms). */
+	for (int i = 0, quiet = 0; i < 200 && quiet < 2 && !a->broken; i++) {
+		if (READ_ONCE(a->h->rx_prod) == a->rx_cons) {
+			quiet++;
+		} else {
+			quiet = 0;
+			napi_schedule(&a->napi);
+		}
+		usleep_range(500, 1000);
+	}
+	WRITE_ONCE(a->rx_closed, true);	/* a bridge that goes on producing is not followed */
 	rtnl_lock();
 	netif_tx_lock_bh(a->dev);
 	WRITE_ONCE(a->dev->netdev_ops, a->orig_ops);
+	a->tx_stopped = false;
 	netif_tx_unlock_bh(a->dev);
 	netif_tx_wake_all_queues(a->dev);
 	rtnl_unlock();
 	synchronize_net();
 	a->attached = false;
+	/* Packets the bridge may still be reading in place: give it a moment to
+	 * finish (it stops at DETACHED), then free them all. */
+	for (int i = 0; i < 200 && !a->broken && READ_ONCE(a->h->tx_cons) != a->tx_prod; i++)
+		usleep_range(500, 1000);
+	napi_synchronize(&a->napi);
+	for (u32 i = 0; i < GVA_SLOTS; i++)
+		if (a->tx_skb[i]) {
+			dev_kfree_skb_any(a->tx_skb[i]);
+			a->tx_skb[i] = NULL;
+		}
 	snprintf(accel_state, sizeof(accel_state), "%s", a->broken ? "broken" : "detached");
 	pr_info(DRV ": NIC %s back on its virtio path (tx %lu rx %lu frames)\n", a->dev->name, tx_frames,
 		rx_frames);
@@ -351,6 +473,7 @@ static int take_over(struct accel *a)
 	a->ops.ndo_start_xmit = accel_xmit;
 	a->ops.ndo_get_stats64 = accel_stats;
 	a->tx_prod = READ_ONCE(a->h->tx_cons);	/* start where the bridge is */
+	a->tx_done = a->tx_prod;
 	a->rx_cons = READ_ONCE(a->h->rx_prod);
 	WRITE_ONCE(a->h->tx_prod, a->tx_prod);
 	WRITE_ONCE(a->h->rx_cons, a->rx_cons);
@@ -372,18 +495,20 @@ static void accel_teardown(struct accel *a)
 {
 	give_back(a);
 	del_timer_sync(&a->stall);
-	cancel_work_sync(&a->broken_work);
 	if (a->irq_on)
 		free_irq(pci_irq_vector(a->pdev, 0), a);
 	if (a->napi_on) {
 		napi_disable(&a->napi);
 		netif_napi_del(&a->napi);
 	}
+	/* Nothing can mark the ring broken any more (our ops are gone, the
+	 * timer and the poll stopped): the work is the last to go. */
+	cancel_work_sync(&a->broken_work);
 	if (the == a)
 		the = NULL;
 	pci_free_irq_vectors(a->pdev);
 	pci_clear_master(a->pdev);
-	if (a->dev)
+	if (a->dev_held)
 		dev_put(a->dev);
 	if (a->shm)
 		memunmap(a->shm);
@@ -441,6 +566,7 @@ static int accel_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	a->dev = find_nic(want);
 	if (!a->dev)
 		goto fail;
+	a->dev_held = true;
 	pci_set_master(pdev);	/* MSI-X messages are the device's memory writes */
 	r = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSIX);
 	if (r < 0) {
@@ -484,14 +610,24 @@ static int accel_netdev_event(struct notifier_block *nb, unsigned long ev, void 
 {
 	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
 
-	if (ev == NETDEV_UNREGISTER && the && the->dev == dev && the->attached) {
-		/* rtnl is held here: restore in place. */
+	if (ev != NETDEV_UNREGISTER || !the || the->dev != dev || !the->dev_held)
+		return NOTIFY_DONE;
+	/* rtnl is held here: restore in place, then let the NIC go (its
+	 * unregistration waits for our reference). */
+	if (the->attached) {
 		WRITE_ONCE(the->h->guest_state, GVA_GUEST_DETACHED);
+		netif_tx_lock_bh(dev);
 		WRITE_ONCE(dev->netdev_ops, the->orig_ops);
+		netif_tx_unlock_bh(dev);
 		the->attached = false;
-		the->broken = true;	/* its NAPI delivers nothing more */
 		snprintf(accel_state, sizeof(accel_state), "detached");
 	}
+	the->broken = true;	/* its NAPI delivers nothing more */
+	synchronize_net();
+	napi_synchronize(&the->napi);
+	the->dev_held = false;
+	dev_put(dev);
+	pr_info(DRV ": NIC %s unregistered: released\n", dev->name);
 	return NOTIFY_DONE;
 }
 
