@@ -39,8 +39,6 @@ endif
 PKGS    := jansson libbpf
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-# libvirt's client library: only the command links it (gears attach --libvirt).
-VIRT_LIBS  := $(shell pkg-config --libs libvirt libvirt-qemu 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wvla
@@ -133,7 +131,7 @@ $(O)/libgears-sup.a: $(SUP_OBJS)
 
 $(O)/gears: $(CLI_OBJS) $(SUP_OBJS) $(O)/libgears.a
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(SUP_OBJS) $(O)/libgears.a $(LDLIBS) $(VIRT_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(SUP_OBJS) $(O)/libgears.a $(LDLIBS)
 
 # ---- guest side: static programs that go into the default image ----
 GUEST_CC      := gcc
@@ -341,7 +339,7 @@ test:
 	$(MAKE) fuzz
 	$(MAKE) SAN=1 vmtest
 
-build/bench/%: bench/%.c bench/bench.h build/libgears.a | $(GEN)
+build/bench/%: bench/%.c build/libgears.a | $(GEN)
 	@mkdir -p $(dir $@)
 	$(call say,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< build/libgears.a $(LDLIBS)

@@ -18,7 +18,7 @@ struct gears_cmd {
 	void (*help)(FILE *f);	/* full help: options, examples */
 };
 
-extern const struct gears_cmd cmd_run, cmd_attach, cmd_detach, cmd_ps, cmd_kernel, cmd_stop, cmd_exec, cmd_list, cmd_region, cmd_trace, cmd_mem, cmd_env, cmd_inject, cmd_console, cmd_vnet, cmd_mpirun;
+extern const struct gears_cmd cmd_run, cmd_ps, cmd_kernel, cmd_stop, cmd_exec, cmd_list, cmd_region, cmd_trace, cmd_mem, cmd_env, cmd_inject, cmd_console, cmd_vnet, cmd_mpirun;
 
 /* Global output mode (--json anywhere on the command line). */
 extern bool json_mode;

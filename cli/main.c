@@ -18,7 +18,7 @@ bool json_mode;
 bool pretty_mode;
 
 static const struct gears_cmd *const commands[] = {
-	&cmd_run, &cmd_attach, &cmd_detach, &cmd_list, &cmd_ps, &cmd_kernel, &cmd_exec, &cmd_stop, &cmd_region, &cmd_trace, &cmd_mem, &cmd_env, &cmd_inject, &cmd_console, &cmd_vnet, &cmd_mpirun,
+	&cmd_run, &cmd_list, &cmd_ps, &cmd_kernel, &cmd_exec, &cmd_stop, &cmd_region, &cmd_trace, &cmd_mem, &cmd_env, &cmd_inject, &cmd_console, &cmd_vnet, &cmd_mpirun,
 };
 
 int cli_error(const char *fmt, ...)

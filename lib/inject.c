@@ -523,8 +523,9 @@ static void gdb_done(struct gears_sc *sc, struct gears_gdb *g)
 }
 
 /* A sleeping thread: a spurious wake-up makes its call return for a restart. */
-int sc_wake_task(struct gears_sc *sc, const struct gears_task *t)
+static int wake(struct gears_inject *inj, const struct gears_task *t)
 {
+	struct gears_sc *sc = inj->sc;
 	struct gears_xlate x;
 	uint64_t fn, pa, ret = 0;
 	uint8_t code[24];
@@ -538,10 +539,11 @@ int sc_wake_task(struct gears_sc *sc, const struct gears_task *t)
 	if (gears_pt__xlate(sc->mem, sc->kcr3, sc->levels, t->addr, &x))
 		return gears_err(EFAULT, "task 0x%" PRIx64 " not mapped", t->addr);
 	pa = x.gpa;
-	if (pa & 7 || !gears_mem__valid(sc->mem, pa, 8))
+	uint64_t *flags = gears_mem__ptr(sc->mem, pa, 8);
+
+	if (!flags || (pa & 7))
 		return gears_err(EFAULT, "task flags not in RAM");
-	if ((r = mem_or64(sc->mem, pa, 1ull << TIF_SIGPENDING)))
-		return r;
+	__atomic_fetch_or(flags, 1ull << TIF_SIGPENDING, __ATOMIC_SEQ_CST);
 	/* movabs $fn, %rax; mov $TASK_INTERRUPTIBLE, %esi; jmp *%rax */
 	code[0] = 0x48;
 	code[1] = 0xb8;
@@ -669,7 +671,7 @@ static void kick(struct gears_inject *inj, const struct gears_task *t)
 	if (t->state == 'S') {
 		if (!inj->how || !strcmp(inj->how, "syscall"))
 			inj->how = "woken";
-		r = sc_wake_task(inj->sc, t);
+		r = wake(inj, t);
 	} else if (t->state == 'R') {
 		r = stop_and_divert(inj, t);
 		if (r == -EAGAIN)

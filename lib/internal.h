@@ -54,21 +54,6 @@ static inline void *gears_calloc(size_t n, size_t sz)
 
 /* Was this memory opened writable? (lib/mem.c) */
 bool gears_mem_writable(const struct gears_mem *m);
-/* lib/mem.c: gears_mem__open of the RAM that starts `off` bytes into the file. */
-struct gears_mem *mem_open_at(const char *path, uint64_t off, uint64_t size, uint64_t below_4g,
-			      bool writable);
-/* lib/mem.c: gears_mem__for_each_range limited to gpa [lo, hi). */
-int mem_for_each_in(const struct gears_mem *m, uint64_t lo, uint64_t hi,
-		    int (*cb)(uint64_t gpa, const void *p, uint64_t len, void *ctx), void *ctx);
-/* lib/mem.c: an 8-byte entry at gpa (page tables), loaded once: an atomic
- * load where RAM is mapped, one copy from the QEMU process otherwise. */
-int mem_load64(const struct gears_mem *m, uint64_t gpa, uint64_t *v);
-/* Replace the entry at gpa with `desired` if it holds *expect: 0; else
- * -EAGAIN with the value seen in *expect (other errors as for writes).
- * Atomic where RAM is mapped; in a QEMU process, read-compare-write. */
-int mem_cmpxchg64(struct gears_mem *m, uint64_t gpa, uint64_t *expect, uint64_t desired);
-/* Set `bits` in the entry at gpa with compare-and-swap (bounded retries). */
-int mem_or64(struct gears_mem *m, uint64_t gpa, uint64_t bits);
 
 /*
  * lib/mem.c, for tests and fuzzers only: `fn` runs at the start of every

@@ -105,7 +105,7 @@ static int load_ksyms(struct gears_linux *l)
 			.hi = x.gpa + SCAN_WINDOW,
 		};
 
-		mem_for_each_in(l->mem, c.lo, c.hi, scan_range, &c);
+		gears_mem__for_each_range(l->mem, scan_range, &c);
 		l->ks = c.ks;
 	}
 	if (!l->ks)

@@ -51,15 +51,12 @@ static bool va_canonical(uint64_t va, int levels)
 static int walk_load(struct walk *w)
 {
 	uint64_t gpa = w->table + w->index * 8ull;
-	int err;
+	const uint64_t *p = gears_mem__ptr(w->m, gpa, sizeof(*p));
 
-	if (!gears_mem__valid(w->m, gpa, 8))
-		goto outside;
-	err = mem_load64(w->m, gpa, &w->entry);
-	if (err)
-		return err;	/* RAM, but the copy failed (the QEMU process went away) */
-	return 0;
-outside:
+	if (p) {
+		w->entry = __atomic_load_n(p, __ATOMIC_RELAXED);
+		return 0;
+	}
 	if (w->level == w->levels)
 		return gears_err(EFAULT, "translating va 0x%" PRIx64 ": CR3 0x%" PRIx64
 				 " points outside guest RAM (0x%" PRIx64 ")", w->va, w->cr3,
@@ -245,11 +242,14 @@ static int write_plan(const struct gears_mem *m, uint64_t cr3, int levels, uint6
 	return 0;
 }
 
-/* Set A and D in a leaf the way the MMU does: atomically where RAM is mapped,
- * the guest may be running. */
+/* Set A and D in a leaf the way the MMU does: atomically, the guest may be running. */
 static void set_accessed_dirty(struct gears_mem *m, uint64_t pte_gpa)
 {
-	mem_or64(m, pte_gpa, GEARS_PTE_A | GEARS_PTE_D);
+	uint64_t *p = gears_mem__ptr(m, pte_gpa, sizeof(*p));
+	const uint64_t ad = GEARS_PTE_A | GEARS_PTE_D;
+
+	if (p && (__atomic_load_n(p, __ATOMIC_RELAXED) & ad) != ad)
+		__atomic_fetch_or(p, ad, __ATOMIC_SEQ_CST);
 }
 
 int gears_vmem__write(struct gears_mem *m, uint64_t cr3, int levels, uint64_t va,

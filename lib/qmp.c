@@ -13,9 +13,7 @@
 #define QMP_MAX_MSG (16u << 20)
 
 struct gears_qmp {
-	int fd;			/* -1 for a function transport */
-	gears_qmp_transport_fn fn;
-	void *fn_ctx;
+	int fd;
 	int timeout_ms;
 	struct gears_qmp_framer fr;
 	gears_qmp_event_fn event_fn;
@@ -163,20 +161,6 @@ json_t *gears_qmp__execute(struct gears_qmp *q, const char *cmd, json_t *args)
 	if (!s)
 		return gears_err_ptr(ENOMEM, "QMP: encoding request");
 	pr_debug("QMP -> %s", s);
-	if (q->fn) {
-		char *txt = q->fn(q->fn_ctx, s);
-
-		free(s);
-		if (!txt)
-			return NULL;	/* the transport said why */
-		reply = json_loads(txt, 0, NULL);
-		free(txt);
-		if (!reply || !json_is_object(reply)) {
-			json_decref(reply);
-			return gears_err_ptr(EBADMSG, "QMP %s: the monitor's answer is not a JSON object", cmd);
-		}
-		goto answer;
-	}
 	r = gears_sock_write_all(q->fd, s, strlen(s));
 	if (!r)
 		r = gears_sock_write_all(q->fd, "\n", 1);
@@ -186,7 +170,6 @@ json_t *gears_qmp__execute(struct gears_qmp *q, const char *cmd, json_t *args)
 	reply = qmp_recv_reply(q);
 	if (!reply)
 		return NULL;
-answer:
 	e = json_object_get(reply, "error");
 	if (e) {
 		gears_err(EREMOTEIO, "QMP %s failed: %s: %s", cmd,
@@ -255,21 +238,6 @@ struct gears_qmp *gears_qmp__connect(const char *path, int timeout_ms)
 	return q;
 }
 
-struct gears_qmp *gears_qmp__from_fn(gears_qmp_transport_fn fn, void *ctx)
-{
-	struct gears_qmp *q;
-
-	if (!fn)
-		return gears_err_ptr(EINVAL, "QMP: no transport");
-	if (!(q = calloc(1, sizeof(*q))))
-		return NULL;
-	q->fd = -1;
-	q->fn = fn;
-	q->fn_ctx = ctx;
-	q->timeout_ms = 10000;
-	return q;
-}
-
 void gears_qmp__close(struct gears_qmp *q)
 {
 	if (!q)
@@ -300,8 +268,6 @@ int gears_qmp__dispatch(struct gears_qmp *q)
 {
 	int n = 0;
 
-	if (q->fn)
-		return 0;	/* no events through a function */
 	for (;;) {
 		int err;
 		json_t *m;

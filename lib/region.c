@@ -174,7 +174,7 @@ int gears_region__mapped(struct gears_region *r)
 int gears_region__map(struct gears_region *r)
 {
 	struct gears_mem *m = gears_vm__mem(r->vm);
-	uint64_t pdpt, expect = 0;
+	uint64_t pdpt, expect = 0, *slot;
 	uint64_t *pmd = (uint64_t *)(r->host + PMD_OFF);
 	struct region_hdr *h = (struct region_hdr *)r->host;
 	int ret = find_pdpt(r, &pdpt);
@@ -191,13 +191,12 @@ int gears_region__map(struct gears_region *r)
 	h->magic = GEARS_REGION_MAGIC;
 	h->version = 1;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!gears_mem__valid(m, pdpt + 8 * PDPT_SLOT, 8))
+	slot = gears_mem__ptr(m, pdpt + 8 * PDPT_SLOT, 8);
+	if (!slot)
 		return gears_err(EFAULT, "PDPT entry %u is not in guest RAM", PDPT_SLOT);
 	/* Compare-and-swap: the guest may be changing its page tables right now. */
-	ret = mem_cmpxchg64(m, pdpt + 8 * PDPT_SLOT, &expect, pdpt_entry(r));
-	if (ret && ret != -EAGAIN)
-		return ret;
-	if (ret) {
+	if (!__atomic_compare_exchange_n(slot, &expect, pdpt_entry(r), false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST)) {
 		if ((expect & ADDR_MASK) == ((r->gpa + PMD_OFF) & ADDR_MASK))
 			return 0;	/* already ours */
 		return gears_err(EBUSY, "the guest already uses PDPT slot %u (-3 GiB): 0x%" PRIx64,
@@ -211,23 +210,23 @@ int gears_region__map(struct gears_region *r)
 int gears_region__unmap(struct gears_region *r)
 {
 	struct gears_mem *m = gears_vm__mem(r->vm);
-	uint64_t pdpt, expect, slot;
+	uint64_t pdpt, expect;
+	uint64_t *slot;
 	int ret = find_pdpt(r, &pdpt);
 
 	if (ret)
 		return ret;
-	slot = pdpt + 8 * PDPT_SLOT;
-	if (!gears_mem__valid(m, slot, 8))
+	slot = gears_mem__ptr(m, pdpt + 8 * PDPT_SLOT, 8);
+	if (!slot)
 		return -EFAULT;
 	expect = pdpt_entry(r);
 	/* Only remove our own entry (the A bit may have been set meanwhile). */
-	ret = mem_cmpxchg64(m, slot, &expect, 0);
-	if (ret == -EAGAIN) {
+	if (!__atomic_compare_exchange_n(slot, &expect, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
 		if ((expect & ADDR_MASK) != ((r->gpa + PMD_OFF) & ADDR_MASK))
 			return 0;
-		ret = mem_cmpxchg64(m, slot, &expect, 0);
+		__atomic_store_n(slot, 0, __ATOMIC_SEQ_CST);
 	}
-	return ret == -EAGAIN ? gears_err(EAGAIN, "PDPT entry %u keeps changing", PDPT_SLOT) : ret;
+	return 0;
 }
 
 int gears_region__write_code(struct gears_region *r, struct gears_gdb *g, uint64_t off,

@@ -176,10 +176,6 @@ static inline uint64_t sc_ureg(const struct sc_uregs *u, uint32_t off)
 
 /* lib/syscall.c */
 int sc_dispatch(struct gears_sc *sc, struct gears_sc_call *c);
-/* lib/inject.c: a spurious wake-up of a sleeping task (TIF_SIGPENDING set,
- * wake_up_state run on an idle vCPU): its call returns to be restarted. */
-struct gears_task;
-int sc_wake_task(struct gears_sc *sc, const struct gears_task *t);
 int sc_read_regs(struct gears_sc *sc, uint64_t regs_va, struct sc_uregs *u);
 int sc_write_reg(struct gears_sc *sc, uint64_t regs_va, uint32_t off, uint64_t v);
 int sc_task_info(struct gears_sc *sc, uint64_t task, struct gears_sc_call *c);

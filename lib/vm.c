@@ -23,7 +23,6 @@
 #include <gears/vm.h>
 
 #include "internal.h"
-#include "vm_int.h"
 
 /* no_timer_check: a TCG vCPU starved by a busy host can miss the kernel's
  * timer-through-IO-APIC check at boot, which then panics ("IO-APIC + timer
@@ -32,6 +31,26 @@
 #define DEFAULT_MEM (512ull << 20)
 #define MAX_ARGS 128
 
+struct gears_vm {
+	char name[64];
+	char dir[256];
+	char pathbuf[320];
+	char ram_path[256], region_path[256];
+	uint64_t ram_size, below_4g;
+	int ncpus;
+	char accel[8];
+	bool launched;
+	pid_t qemu_pid;
+	bool reaped;
+	int qemu_status;
+	struct gears_qmp *qmp;
+	int qmp_lock_fd;
+	struct gears_mem *mem;
+	struct gears_gdb *gdb;
+	int gdb_lock_fd;
+	void *region;
+	struct gears_linux *kernel;
+};
 
 const char *gears_runtime_dir(void)
 {
@@ -210,7 +229,7 @@ const char *gears_vm__path(struct gears_vm *vm, const char *file)
 	return vm->pathbuf;
 }
 
-int vm_valid_name(const char *n)
+static int valid_name(const char *n)
 {
 	if (!*n || strlen(n) > 40)
 		return 0;
@@ -222,7 +241,7 @@ int vm_valid_name(const char *n)
 }
 
 /* state.json: what another gears process needs to find this VM. */
-int vm_write_state(struct gears_vm *vm)
+static int write_state(struct gears_vm *vm)
 {
 	json_t *j = json_pack("{s:s, s:i, s:i, s:s, s:I, s:I, s:s, s:I, s:i, s:s, s:I}",
 			      "name", vm->name, "pid", (int)getpid(), "qemu_pid", (int)vm->qemu_pid,
@@ -235,10 +254,6 @@ int vm_write_state(struct gears_vm *vm)
 
 	if (!j)
 		return -ENOMEM;
-	if (vm->adopted && vm_adopt_state(vm, j)) {
-		json_decref(j);
-		return -ENOMEM;
-	}
 	snprintf(tmp, sizeof(tmp), "%s/state.json.tmp", vm->dir);
 	snprintf(fin, sizeof(fin), "%s/state.json", vm->dir);
 	r = json_dump_file(j, tmp, JSON_INDENT(2));
@@ -248,13 +263,13 @@ int vm_write_state(struct gears_vm *vm)
 	return 0;
 }
 
-bool vm_pid_alive(pid_t pid)
+static bool pid_alive(pid_t pid)
 {
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
 /* Read state.json of `name`. Returns 0, -ENOENT (none), -ESTALE (owner dead). */
-int vm_read_state(const char *name, json_t **out)
+static int read_state(const char *name, json_t **out)
 {
 	char p[320];
 	json_error_t je;
@@ -273,8 +288,8 @@ int vm_read_state(const char *name, json_t **out)
 	j = json_load_file(p, 0, &je);
 	if (!j)
 		return -ENOENT;
-	if (!vm_pid_alive((pid_t)json_integer_value(json_object_get(j, "pid"))) ||
-	    !vm_pid_alive((pid_t)json_integer_value(json_object_get(j, "qemu_pid")))) {
+	if (!pid_alive((pid_t)json_integer_value(json_object_get(j, "pid"))) ||
+	    !pid_alive((pid_t)json_integer_value(json_object_get(j, "qemu_pid")))) {
 		*out = j;
 		return -ESTALE;
 	}
@@ -283,7 +298,7 @@ int vm_read_state(const char *name, json_t **out)
 }
 
 /* Remove what a dead launcher left behind. */
-void vm_clean_stale(const char *name, json_t *st)
+static void clean_stale(const char *name, json_t *st)
 {
 	long pid = (long)json_integer_value(json_object_get(st, "pid"));
 	const char *keys[] = { "ram_path", "region_path" };
@@ -303,7 +318,7 @@ void vm_clean_stale(const char *name, json_t *st)
 }
 
 /* Create a shared-memory file of `size` bytes (sparse). */
-int vm_make_shm(const char *path, uint64_t size)
+static int make_shm(const char *path, uint64_t size)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
@@ -446,10 +461,8 @@ static int build_argv(struct gears_vm *vm, const struct gears_vm_opts *o, const 
 	return n;
 }
 
-void vm_free(struct gears_vm *vm)
+static void free_vm(struct gears_vm *vm)
 {
-	if (vm->hold_fd > 0)
-		close(vm->hold_fd);
 	gears_linux__close(vm->kernel);
 	if (vm->gdb)
 		gears_gdb__close(vm->gdb);
@@ -489,7 +502,7 @@ static struct gears_vm *vm_from_opts(const struct gears_vm_opts *o)
 		snprintf(vm->name, sizeof(vm->name), "%s", o->name);
 	else
 		snprintf(vm->name, sizeof(vm->name), "vm-%d", (int)getpid());
-	if (!vm_valid_name(vm->name)) {
+	if (!valid_name(vm->name)) {
 		free(vm);
 		return gears_err_ptr(EINVAL, "bad VM name '%s' (letters, digits, '-', '_', '.'; max 40)",
 				     o->name);
@@ -517,8 +530,8 @@ static struct gears_vm *vm_from_opts(const struct gears_vm_opts *o)
 }
 
 /* The VM's runtime directory (a live VM of the name is EEXIST; a dead one's
- * files are cleaned first). */
-int vm_prepare_dir(struct gears_vm *vm)
+ * files are cleaned first) and its shared-memory files. */
+static int prepare_files(struct gears_vm *vm)
 {
 	json_t *st;
 	int r;
@@ -532,31 +545,21 @@ int vm_prepare_dir(struct gears_vm *vm)
 	if ((r = vm_private_dir(gears_runtime_dir())))
 		return r;
 	snprintf(vm->dir, sizeof(vm->dir), "%s/%s", gears_runtime_dir(), vm->name);
-	r = vm_read_state(vm->name, &st);
+	r = read_state(vm->name, &st);
 	if (r == 0) {
 		json_decref(st);
 		return gears_err(EEXIST, "a VM named '%s' is already running", vm->name);
 	}
 	if (r == -ESTALE) {
-		vm_clean_stale(vm->name, st);
+		clean_stale(vm->name, st);
 		json_decref(st);
 	}
 	if (mkdir(vm->dir, 0700))
 		return gears_err(errno, "cannot create runtime directory %s: %s", vm->dir, strerror(errno));
-	return 0;
-}
-
-/* The runtime directory and the shared-memory files. */
-static int prepare_files(struct gears_vm *vm)
-{
-	int r = vm_prepare_dir(vm);
-
-	if (r)
-		return r;
 	snprintf(vm->ram_path, sizeof(vm->ram_path), "/dev/shm/gears-%s-%d-ram", vm->name, (int)getpid());
 	snprintf(vm->region_path, sizeof(vm->region_path), "/dev/shm/gears-%s-%d-region", vm->name,
 		 (int)getpid());
-	if ((r = vm_make_shm(vm->ram_path, vm->ram_size)) || (r = vm_make_shm(vm->region_path, GEARS_REGION_SIZE)))
+	if ((r = make_shm(vm->ram_path, vm->ram_size)) || (r = make_shm(vm->region_path, GEARS_REGION_SIZE)))
 		return r;
 	return 0;
 }
@@ -630,12 +633,8 @@ struct gears_vm *gears_vm__launch(const struct gears_vm_opts *o)
 
 	if ((r = prepare_files(vm)) || (has_prepare && (r = o->prepare(vm, o->prepare_ctx, &more)) < 0) ||
 	    (r = build_argv(vm, o, more, argv, store, sizeof(store))) < 0 || (r = spawn_qemu(vm, argv)) ||
-	    (r = wait_qmp(vm)) || (r = vm_write_state(vm)))
+	    (r = wait_qmp(vm)) || (r = write_state(vm)))
 		goto fail;
-	/* So that `gears attach` never adopts a QEMU that is ours already. */
-	vm->hold_fd = vm_hold_qemu(vm->qemu_pid);
-	if (vm->hold_fd < 0)
-		vm->hold_fd = 0;
 	if (!o->start_paused) {
 		json_t *x = gears_qmp__execute(vm->qmp, "cont", NULL);
 
@@ -665,9 +664,9 @@ struct gears_vm *gears_vm__attach(const char *name)
 	json_t *st;
 	int r;
 
-	if (!vm_valid_name(name))
+	if (!valid_name(name))
 		return gears_err_ptr(EINVAL, "bad VM name '%s'", name);
-	r = vm_read_state(name, &st);
+	r = read_state(name, &st);
 	if (r == -ENOENT)
 		return gears_err_ptr(ENOENT, "no VM named '%s' (see `gears list`)", name);
 	if (r == -EPERM || r == -ENOTDIR) {
@@ -695,7 +694,6 @@ struct gears_vm *gears_vm__attach(const char *name)
 	vm->below_4g = (uint64_t)json_integer_value(json_object_get(st, "below_4g"));
 	vm->ncpus = (int)json_integer_value(json_object_get(st, "smp"));
 	vm->qemu_pid = (pid_t)json_integer_value(json_object_get(st, "qemu_pid"));
-	vm_adopt_load(vm, st);
 	json_decref(st);
 	if (!vm->ram_size || vm->ncpus < 1) {
 		free(vm);
@@ -729,12 +727,7 @@ void gears_vm__close(struct gears_vm *vm)
 	}
 	if (vm->launched)
 		cleanup_files(vm);
-	if (vm->adopter) {
-		if (vm->region_plugged)
-			unlink(vm->region_path);
-		rm_dir_files(vm->dir);
-	}
-	vm_free(vm);
+	free_vm(vm);
 }
 
 const char *gears_vm__name(const struct gears_vm *vm)
@@ -774,7 +767,7 @@ struct gears_qmp *gears_vm__qmp(struct gears_vm *vm)
 		}
 		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000000 }, NULL);
 	}
-	vm->qmp = gears_qmp__connect(vm->adopted ? vm->qmp_path : gears_vm__path(vm, "qmp-tool.sock"), 2000);
+	vm->qmp = gears_qmp__connect(gears_vm__path(vm, "qmp-tool.sock"), 2000);
 	if (!vm->qmp) {
 		close(vm->qmp_lock_fd);
 		vm->qmp_lock_fd = 0;
@@ -784,7 +777,7 @@ struct gears_qmp *gears_vm__qmp(struct gears_vm *vm)
 
 void gears_vm__qmp_release(struct gears_vm *vm)
 {
-	if (vm->launched || !vm->qmp || vm->qmp_fn)
+	if (vm->launched || !vm->qmp)
 		return;
 	gears_qmp__close(vm->qmp);
 	vm->qmp = NULL;
@@ -795,9 +788,7 @@ void gears_vm__qmp_release(struct gears_vm *vm)
 
 struct gears_mem *gears_vm__mem(struct gears_vm *vm)
 {
-	if (!vm->mem && vm->adopted)
-		vm->mem = gears_ram__open(&vm->ram, true);
-	else if (!vm->mem)
+	if (!vm->mem)
 		vm->mem = gears_mem__open(vm->ram_path, vm->ram_size, vm->below_4g, true);
 	return vm->mem;
 }
@@ -893,9 +884,6 @@ void *gears_vm__region(struct gears_vm *vm)
 
 	if (vm->region)
 		return vm->region;
-	if (!vm->region_path[0])
-		return gears_err_ptr(ENODEV, "VM '%s' has no GEARS region: %s", vm->name,
-				     vm->region_why[0] ? vm->region_why : "none was added");
 	fd = open(vm->region_path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return gears_err_ptr(errno, "open %s: %s", vm->region_path, strerror(errno));
@@ -925,8 +913,7 @@ int gears_vm__region_gpa(struct gears_vm *vm, uint64_t *gpa)
 			json_t *reg;
 			size_t k;
 
-			if (strcmp(json_string_value(json_object_get(dev, "qdev_id")) ?: "",
-				   vm->region_id[0] ? vm->region_id : "gears-region"))
+			if (strcmp(json_string_value(json_object_get(dev, "qdev_id")) ?: "", "gears-region"))
 				continue;
 			json_array_foreach(json_object_get(dev, "regions"), k, reg) {
 				if (json_integer_value(json_object_get(reg, "bar")) != 2)
@@ -981,7 +968,7 @@ bool gears_vm__alive(struct gears_vm *vm)
 {
 	if (vm->launched)
 		return gears_vm__wait(vm, 0, NULL) == 0;
-	return vm_pid_alive(vm->qemu_pid);
+	return pid_alive(vm->qemu_pid);
 }
 
 int gears_vm__list(void (*cb)(const char *name, pid_t pid, void *ctx), void *ctx)
@@ -999,9 +986,9 @@ int gears_vm__list(void (*cb)(const char *name, pid_t pid, void *ctx), void *ctx
 	while ((de = readdir(d))) {
 		json_t *st;
 
-		if (de->d_name[0] == '.' || !vm_valid_name(de->d_name))
+		if (de->d_name[0] == '.' || !valid_name(de->d_name))
 			continue;
-		r = vm_read_state(de->d_name, &st);
+		r = read_state(de->d_name, &st);
 		if (r == -ESTALE)
 			json_decref(st);	/* a dead VM's state: not listed */
 		if (r)

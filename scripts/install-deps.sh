@@ -8,7 +8,6 @@ set -eu
 PKGS="gcc make pkg-config libjansson-dev libbpf-dev libelf-dev zlib1g-dev
       qemu-system-x86 qemu-utils clang libclang-rt-14-dev
       cpio kmod strace jq gcc-multilib debootstrap extlinux iperf3 iproute2 ethtool iputils-ping socat
-      libvirt-dev libvirt-daemon-system
       mpich libmpich-dev"
 
 SUDO=""

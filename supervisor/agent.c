@@ -53,7 +53,6 @@ void sup_power_off(struct sup *s)
 	} else {
 		/* No agent: ask through ACPI; the deadline catches a guest that ignores it. */
 		json_decref(gears_qmp__execute(gears_vm__qmp(s->vm), "system_powerdown", NULL));
-		gears_vm__qmp_release(s->vm);
 	}
 }
 

@@ -2,7 +2,7 @@
 /*
  * The VM's control socket (ctl.sock, include/gears/ctl.h): who may connect,
  * per-client output queues, and routing of requests — the supervisor's own
- * (EXEC, SIGNAL, GO, STOP, DETACH, INFO) and those the services declared.
+ * (EXEC, SIGNAL, GO, STOP, INFO) and those the services declared.
  *
  * Everything a client can ask for runs as root inside the guest (commands,
  * injections, module loads), so only the VM's owner and root may connect:
@@ -24,13 +24,8 @@
 
 int sup_ctl_listen(struct sup *s)
 {
-	return sup_listen(s, "ctl.sock");
-}
-
-int sup_listen(struct sup *s, const char *file)
-{
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *p = gears_vm__path(s->vm, file);
+	const char *p = gears_vm__path(s->vm, "ctl.sock");
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
@@ -55,7 +50,7 @@ int sup_listen(struct sup *s, const char *file)
 	return fd;
 }
 
-bool sup_peer_allowed(struct sup *s, int fd, uid_t *uid)
+static bool peer_allowed(struct sup *s, int fd, uid_t *uid)
 {
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
@@ -73,7 +68,7 @@ void sup_ctl_accept(struct sup *s)
 
 	if (fd < 0)
 		return;
-	if (!sup_peer_allowed(s, fd, &uid)) {
+	if (!peer_allowed(s, fd, &uid)) {
 		char msg[128];
 		int n = snprintf(msg, sizeof(msg), "user %d may not drive VM '%s' (owner %d or root only)",
 				 (int)uid, gears_vm__name(s->vm), (int)s->owner);
@@ -253,15 +248,6 @@ static void request(struct sup *s, int ci, const struct frame *f)
 		if (s->agent == AG_READY && !s->cmd_sent)
 			sup_start_command(s);
 		sup_reply_ok(&rq, NULL);
-	} else if (!strcmp(f->type, "DETACH")) {
-		if (!s->adopted) {
-			sup_reply_fail(&rq, "VM '%s' was started by `gears run`: `gears stop` ends it",
-				       gears_vm__name(s->vm));
-		} else if (!s->detach) {
-			s->detach = true;
-			s->detach_client = ci;
-			s->detach_id = f->id;
-		}
 	} else if (!strcmp(f->type, "STOP")) {
 		sup_stop_vm(s, 0, "stopped by `gears stop`");
 	} else if (!strcmp(f->type, "INFO")) {

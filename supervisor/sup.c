@@ -12,13 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <gears/linux.h>
-#include <gears/region.h>
 
 #include "sock.h"
 #include "sup_int.h"
@@ -172,7 +169,7 @@ static int setup_signals(void)
 
 struct turn {
 	struct pollfd p[POLL_MAX];
-	int n, sig, qmp, ctl, con, agent, in, bell, svc, proxy, nproxy;
+	int n, sig, qmp, ctl, con, agent, in, bell, svc;
 	int client[SUP_MAX_CLIENTS];
 };
 
@@ -188,8 +185,7 @@ static void build_turn(struct sup *s, struct turn *t)
 {
 	t->n = 0;
 	t->sig = add_fd(t, s->sig_fd, POLLIN);
-	/* An adopted QEMU's monitor is its owner's: not held between uses. */
-	t->qmp = s->adopted ? add_fd(t, s->qemu_pidfd, POLLIN) : add_fd(t, gears_qmp__fd(gears_vm__qmp(s->vm)), POLLIN);
+	t->qmp = add_fd(t, gears_qmp__fd(gears_vm__qmp(s->vm)), POLLIN);
 	t->ctl = add_fd(t, s->ctl_fd, POLLIN);
 	t->con = add_fd(t, s->con_fd, POLLIN);
 	t->agent = add_fd(t, s->agent_fd, POLLIN);
@@ -201,9 +197,6 @@ static void build_turn(struct sup *s, struct turn *t)
 				      (short)(POLLIN | (s->clients[i].out_len ? POLLOUT : 0)));
 	t->svc = t->n;
 	t->n = sup_services_fds(s, t->p, t->n, POLL_MAX);
-	t->proxy = t->n;
-	t->n = sup_qmp_proxy_fds(s, t->p, t->n, POLL_MAX);
-	t->nproxy = t->n - t->proxy;
 }
 
 /* How long this turn may sleep: not at all while guests wait on us. */
@@ -265,11 +258,7 @@ static bool handle_turn(struct sup *s, const struct turn *t, uint64_t *busy_unti
 		*busy_until = gears_now_ns() + BUSY_SPIN_NS;
 	if (t->p[t->sig].revents && signal_input(s))
 		return true;
-	if (s->adopted && t->qmp >= 0 && t->p[t->qmp].revents) {
-		snprintf(s->why, sizeof(s->why), "QEMU (pid %d) exited", (int)gears_vm__qemu_pid(s->vm));
-		return true;
-	}
-	if (!s->adopted && t->p[t->qmp].revents && gears_qmp__dispatch(gears_vm__qmp(s->vm)) < 0) {
+	if (t->p[t->qmp].revents && gears_qmp__dispatch(gears_vm__qmp(s->vm)) < 0) {
 		/* QMP gone: QEMU is exiting; SIGCHLD follows. */
 		if (gears_vm__wait(s->vm, 2000, NULL) == 1)
 			return true;
@@ -290,8 +279,6 @@ static bool handle_turn(struct sup *s, const struct turn *t, uint64_t *busy_unti
 		*busy_until = gears_now_ns() + BUSY_SPIN_NS;
 	if (sup_services_poll(s, t->p) > 0)
 		*busy_until = gears_now_ns() + BUSY_SPIN_NS;
-	if (t->nproxy)
-		sup_qmp_proxy_poll(s, t->p + t->proxy, t->nproxy);
 	for (int i = 0; i < SUP_MAX_CLIENTS; i++)
 		if (s->clients[i].fd >= 0 && s->clients[i].out_len)
 			sup_ctl_flush(s, i);
@@ -316,7 +303,7 @@ static int loop(struct sup *s)
 								.tv_nsec = (us % 1000000) * 1000L }, NULL) < 0 &&
 		    errno != EINTR)
 			return -errno;
-		if (handle_turn(s, &t, &busy_until) || s->detach)
+		if (handle_turn(s, &t, &busy_until))
 			return 0;
 		sup_check_kernel(s, false);
 		if (gears_now_ns() >= next_watchdog) {
@@ -416,7 +403,6 @@ static int connect_vm(struct sup *s, char *err, size_t errsz)
 
 static void teardown(struct sup *s)
 {
-	sup_qmp_proxy_close(s);
 	sup_services_destroy(s);
 	sup_engine_free(s);
 	sup_ctl_flush_all(s);
@@ -448,7 +434,7 @@ int sup_run(const struct sup_run_opts *o)
 	int code;
 
 	*s = (struct sup){ .o = *o, .cmd = o->cmd, .con_fd = -1, .agent_fd = -1, .ctl_fd = -1, .bell_fd = -1,
-			   .sig_fd = -1, .exit_code = -1, .proxy_fd = -1, .proxy_client = -1, .next_id = SUP_MAIN_ID + 1, .owner = geteuid() };
+			   .sig_fd = -1, .exit_code = -1, .next_id = SUP_MAIN_ID + 1, .owner = geteuid() };
 	for (int i = 0; i < SUP_MAX_CLIENTS; i++)
 		s->clients[i].fd = -1;
 	s->tty = isatty(0) && isatty(1);
@@ -475,114 +461,6 @@ int sup_run(const struct sup_run_opts *o)
 	if (loop(s) < 0 && !*s->why)
 		snprintf(s->why, sizeof(s->why), "supervisor failed: %s", strerror(errno));
 	code = finish(s);
-	teardown(s);
-	return code;
-}
-
-/* ---- gears attach: a QEMU someone else started ---- */
-
-/* Give the QEMU back: hooks out (the engine restores the kernel's code), then
- * the region once no guest task can return into it, then the gdbstub. */
-static void give_back(struct sup *s, char *report, size_t n)
-{
-	struct gears_vm *vm = s->vm;
-	bool keep = false, has_region = !*gears_vm__region_why(vm);
-	int live = 0, r;
-
-	sup_services_destroy(s);
-	/* Hooks out, and sleepers inside the stub woken past it, before the
-	 * region can go: a call entered through it returns through it. */
-	if (s->sc && gears_vm__alive(vm))
-		live = gears_sc__release(s->sc, 10000);
-	sup_engine_free(s);
-	if (!gears_vm__alive(vm)) {
-		snprintf(report, n, "QEMU is gone");
-		return;
-	}
-	if (has_region) {
-		if (!s->sc && live == 0)
-			live = gears_sc__frames_live(vm);
-		keep = live != 0;
-		if (!keep) {
-			struct gears_region *rg = gears_region__open(vm);
-
-			if (rg && gears_region__mapped(rg) == 1 && gears_region__unmap(rg))
-				keep = true;
-			gears_region__close(rg);
-		}
-	}
-	r = gears_vm__unadopt(vm, keep);
-	if (keep && live > 0)
-		snprintf(report, n, "hooks removed, gdbstub closed; the GEARS region stays (mapped, device "
-			 "gears-region): %d guest task(s) are still in system calls entered through it "
-			 "(a later attach reuses it)", live);
-	else if (keep)
-		snprintf(report, n, "hooks removed, gdbstub closed; the GEARS region stays: %s",
-			 gears_last_error());
-	else if (r)
-		snprintf(report, n, "hooks removed; not everything could be undone: %s", gears_last_error());
-	else
-		snprintf(report, n, "hooks removed, gdbstub closed%s", has_region ? ", region device removed" : "");
-}
-
-int sup_attach(const struct sup_attach_opts *o)
-{
-	static struct sup sup;
-	struct sup *s = &sup;
-	static const struct gears_vm_opts no_opts = { .sz = sizeof(no_opts) };
-	static const struct sup_run_opts ro = { .vm = &no_opts };
-	char err[sizeof(s->why)] = "", report[512] = "";
-	int code = 0;
-
-	*s = (struct sup){ .o = ro, .con_fd = -1, .agent_fd = -1, .ctl_fd = -1, .bell_fd = -1, .sig_fd = -1,
-			   .exit_code = -1, .next_id = SUP_MAIN_ID + 1, .owner = geteuid(), .adopted = true,
-			   .qemu_pidfd = -1, .detach_client = -1, .proxy_fd = -1, .proxy_client = -1 };
-	for (int i = 0; i < SUP_MAX_CLIENTS; i++)
-		s->clients[i].fd = -1;
-	s->t0 = gears_now_ns();
-	GEARS_OPTS(gears_vm_adopt_opts, ao, .name = o->name, .qmp_path = o->qmp_path, .no_region = o->no_region,
-		   .monitor = o->monitor, .monitor_ctx = o->monitor_ctx, .pid = o->pid);
-	if (sup_services_create(s, NULL, 0, err, sizeof(err)) || (s->sig_fd = setup_signals()) < 0 ||
-	    !(s->vm = gears_vm__adopt(&ao)) || (s->ctl_fd = sup_ctl_listen(s)) < 0 ||
-	    sup_services_call(s, SUP_HOOK_LAUNCHED, err, sizeof(err))) {
-		if (!*err)
-			snprintf(err, sizeof(err), "%s", s->sig_fd < 0 ? "cannot set up signal handling"
-								 : gears_last_error());
-		if (s->vm)
-			give_back(s, report, sizeof(report));
-		else
-			sup_services_destroy(s);
-		o->ready(o->ctx, err);
-		teardown(s);
-		return 1;
-	}
-	s->qemu_pidfd = (int)syscall(SYS_pidfd_open, gears_vm__qemu_pid(s->vm), 0);
-	o->ready(o->ctx, NULL);
-	s->next_kernel_check = 0;	/* it runs already */
-	if (loop(s) < 0 && !*s->why)
-		snprintf(s->why, sizeof(s->why), "supervisor failed: %s", strerror(errno));
-	if (s->stopping && gears_vm__alive(s->vm)) {
-		json_decref(gears_qmp__execute(gears_vm__qmp(s->vm), "quit", NULL));
-		gears_vm__qmp_release(s->vm);
-	}
-	give_back(s, report, sizeof(report));
-	if (s->detach_client >= 0 && sup_client_alive(s, s->detach_client)) {
-		json_t *j = json_pack("{s:s, s:s}", "name", gears_vm__name(s->vm), "detached", report);
-		char *txt = json_dumps(j, JSON_COMPACT);
-
-		sup_send(s, s->detach_client, "OK", s->detach_id, txt, txt ? strlen(txt) : 0);
-		free(txt);
-		json_decref(j);
-	} else {
-		fprintf(stderr, "gears: VM '%s': %s%s%s\n", gears_vm__name(s->vm), *s->why ? s->why : "",
-			*s->why ? "; " : "", report);
-	}
-	if (s->exit_code >= 0)
-		code = s->exit_code;
-	else if (!gears_vm__alive(s->vm) && !s->stopping)
-		code = 125;
-	if (s->qemu_pidfd >= 0)
-		close(s->qemu_pidfd);
 	teardown(s);
 	return code;
 }

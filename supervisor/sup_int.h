@@ -8,7 +8,6 @@
 #include <termios.h>
 
 #include "frame.h"
-#include <gears/qmp.h>
 #include "internal.h"
 #include "supervisor.h"
 
@@ -95,14 +94,6 @@ struct sup {
 	/* the guest kernel */
 	bool kernel_up;
 	uint64_t next_kernel_check;
-	/* an adopted QEMU (gears attach) */
-	bool adopted;
-	int qemu_pidfd;		/* readable when QEMU exits */
-	bool detach;		/* DETACH asked: leave the loop, give QEMU back */
-	int detach_client;	/* who asked (answered at the end), -1: none */
-	int proxy_fd, proxy_client;	/* qmp-tool.sock and its one client (-1: none) */
-	struct gears_qmp_framer proxy_rd;
-	uint32_t detach_id;
 	/* the way out */
 	bool stopping;		/* graceful power-off requested */
 	uint64_t stop_deadline;
@@ -154,15 +145,6 @@ void sup_console_type(struct sup *s, const struct sup_req *rq);
 
 /* ctl_srv.c */
 int sup_ctl_listen(struct sup *s);
-/* A 0600 listening socket `file` in the VM's runtime directory: fd or -errno. */
-int sup_listen(struct sup *s, const char *file);
-/* Is the peer on fd the VM's owner or root? (*uid: who it is) */
-bool sup_peer_allowed(struct sup *s, int fd, uid_t *uid);
-
-/* qmp_proxy.c: QMP for other tools when the monitor is a transport (libvirt) */
-int sup_qmp_proxy_fds(struct sup *s, struct pollfd *p, int n, int max);
-void sup_qmp_proxy_poll(struct sup *s, const struct pollfd *p, int n);
-void sup_qmp_proxy_close(struct sup *s);
 void sup_ctl_accept(struct sup *s);
 void sup_ctl_input(struct sup *s, int client);
 void sup_ctl_flush(struct sup *s, int client);

@@ -48,7 +48,6 @@
 
 #include <jansson.h>
 
-#include <gears/qmp.h>
 #include <gears/syscall.h>
 #include <gears/vm.h>
 
@@ -193,24 +192,6 @@ struct sup_run_opts {
 	const struct sup_pending_opt *opts;
 	int nopts;
 };
-
-/* `gears attach`: adopt a running QEMU (gears_vm__adopt) and supervise it
- * until DETACH (`gears detach`), a signal, or QEMU's exit; then give it back
- * (hooks removed, region device and gdbstub gone: gears_vm__unadopt).
- * ready(ctx, NULL) is called once the VM is adopted and its control socket
- * listens, or ready(ctx, reason) if it could not be; returns 0, or 1 (could not
- * adopt), 125 (QEMU died), 128+N (signal N). */
-struct sup_attach_opts {
-	const char *name;
-	const char *qmp_path;		/* or a monitor transport (libvirt) and QEMU's pid: */
-	gears_qmp_transport_fn monitor;
-	void *monitor_ctx;
-	pid_t pid;
-	bool no_region;
-	void (*ready)(void *ctx, const char *err);
-	void *ctx;
-};
-int sup_attach(const struct sup_attach_opts *o);
 
 /* The registered services in start order; returns how many. */
 int sup_registry(const struct sup_service *const **list);

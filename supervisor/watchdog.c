@@ -27,7 +27,6 @@ void sup_gdb_watchdog(struct sup *s)
 	st = gears_qmp__execute(gears_vm__qmp(s->vm), "query-status", NULL);
 	stuck = st && !strcmp(json_string_value(json_object_get(st, "status")) ?: "", "debug");
 	json_decref(st);
-	gears_vm__qmp_release(s->vm);
 	close(fd);
 	if (stuck) {
 		fprintf(stderr, "gears: VM '%s' was left stopped by a gdbstub client that went away; "

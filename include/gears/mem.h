@@ -10,9 +10,6 @@
 #ifndef GEARS_MEM_H
 #define GEARS_MEM_H
 
-/* (Process ids are plain ints here, as pid_t is on Linux: <sys/types.h> would
- * drag <sys/select.h> into users that include the kernel's UAPI headers.) */
-
 #include <gears/gears.h>
 
 #ifdef __cplusplus
@@ -26,17 +23,10 @@ extern "C" {
 /*
  * Guest-physical memory. QEMU's pc/q35 machines put the first `below_4g` bytes of
  * RAM at guest-physical 0 and the rest at 4 GiB; in the RAM file both parts are
- * contiguous. A gears_mem is a mapped file, the memory of another process (QEMU's
- * own RAM, copied with process_vm_readv/writev), or (for tests and fuzzing) a
- * caller-supplied buffer. gears_mem__backend() says which.
+ * contiguous. A gears_mem is either a mapped file or (for tests and fuzzing) a
+ * caller-supplied buffer.
  */
 struct gears_mem;
-
-/* Whole-RAM scans of process memory (gears_mem__for_each_range) see snapshots
- * of windows this big, each overlapping the next by GEARS_MEM_WINDOW_OVERLAP:
- * a structure up to the overlap in size lies whole in at least one window. */
-#define GEARS_MEM_WINDOW		(64u << 20)
-#define GEARS_MEM_WINDOW_OVERLAP	(16u << 20)
 
 /* Map the RAM file at `path` (size `size`, of which `below_4g` bytes sit below the
  * PCI hole; pass below_4g >= size when everything is below 4 GiB). `writable`
@@ -50,24 +40,7 @@ GEARS_API struct gears_mem *gears_mem__open(const char *path, uint64_t size,
  * are accessed in place with 8-byte atomics). Same layout rules as open. */
 GEARS_API struct gears_mem *gears_mem__from_buffer(void *buf, uint64_t size,
 						   uint64_t below_4g, bool writable);
-/* Guest RAM that only process `pid` has mapped (a QEMU started by someone else:
- * anonymous memory, no file to share). `hva_low` is that process's address of
- * gpa 0, `hva_high` its address of gpa 4 GiB (ignored when all RAM is below
- * 4 GiB); sizes and layout rules as for open. Every access is a
- * process_vm_readv/writev: it needs what ptrace needs (same user or root, and
- * Yama's ptrace_scope). The ends of each piece are read once here, so a bad
- * address or a missing permission fails now (EFAULT, EPERM, ESRCH), not later.
- * Not atomic against the guest: page-table entries are copied once (a torn
- * copy is treated like any hostile entry), and A/D bits and the region's
- * entry are set by read-compare-write. NULL + errno on failure. */
-GEARS_API struct gears_mem *gears_mem__open_process(int pid, uint64_t size, uint64_t below_4g,
-						    uint64_t hva_low, uint64_t hva_high,
-						    bool writable);
 GEARS_API void gears_mem__close(struct gears_mem *m);
-/* "mapped" (a shared RAM file), "process" (through another process) or "buffer". */
-GEARS_API const char *gears_mem__backend(const struct gears_mem *m);
-/* The process behind a "process" backend, else 0. */
-GEARS_API int gears_mem__pid(const struct gears_mem *m);
 
 /* Total RAM bytes (both parts). */
 GEARS_API uint64_t gears_mem__size(const struct gears_mem *m);
@@ -80,48 +53,16 @@ GEARS_API bool gears_mem__valid(const struct gears_mem *m, uint64_t gpa, uint64_
 GEARS_API int gears_mem__read(const struct gears_mem *m, uint64_t gpa, void *buf, size_t len);
 GEARS_API int gears_mem__write(struct gears_mem *m, uint64_t gpa, const void *buf, size_t len);
 /* Direct host pointer to [gpa, gpa+len), or NULL (errno EFAULT) if the range is
- * not one contiguous piece of RAM, ENOTSUP for a "process" backend. The pointer aliases live guest memory: the
+ * not one contiguous piece of RAM. The pointer aliases live guest memory: the
  * guest may change it under you, so copy before validating. Do not store through
  * it unless the memory was opened writable (the mapping is read-only). */
 GEARS_API void *gears_mem__ptr(const struct gears_mem *m, uint64_t gpa, size_t len);
 
 /* Visit each contiguous RAM piece: cb(gpa, host pointer, length, ctx). Stops and
- * returns the callback's value when it is non-zero. For a "process" backend the
- * pointer is to a snapshot of a window (GEARS_MEM_WINDOW, see above), and a
- * failing copy is returned as its error. */
+ * returns the callback's value when it is non-zero. */
 GEARS_API int gears_mem__for_each_range(const struct gears_mem *m,
 					int (*cb)(uint64_t gpa, const void *p, uint64_t len, void *ctx),
 					void *ctx);
-
-/* ---- the RAM of a QEMU that someone else started ---- */
-
-/* Where a running QEMU's guest RAM is, as its monitor and /proc say. */
-struct gears_ram_layout {
-	int pid;		/* the QEMU process */
-	uint64_t size;		/* RAM bytes ("base memory") */
-	uint64_t below_4g;	/* of which at gpa 0; the rest at 4 GiB */
-	uint64_t hva_low;	/* QEMU's address of gpa 0 */
-	uint64_t hva_high;	/* ... of gpa 4 GiB (0: no RAM there) */
-	char file[128];		/* "": anonymous memory; else a file (or /proc/PID/fd/N
-				 * of a memfd) that QEMU maps shared, to map here too */
-	uint64_t file_off;	/* where gpa 0 is in that file */
-};
-
-/* A human-monitor command run on the QEMU (QMP human-monitor-command, or
- * libvirt's qemu-monitor-command): the output as a malloc'd string, or NULL
- * + errno. */
-typedef char *(*gears_hmp_fn)(void *ctx, const char *cmdline);
-
-/* Find the RAM of the QEMU process `pid` through its monitor: its size (`info
- * memory_size_summary`), QEMU's host addresses of gpa 0 and 4 GiB (`gpa2hva`),
- * the split, and whether QEMU maps it shared from a file (/proc/PID/maps). The
- * split is checked, not assumed: both ends of each piece must translate to
- * the addresses the layout predicts. 0, or -errno with the reason recorded
- * (ENOTSUP: a layout other than pc/q35's one RAM block, low then high). */
-GEARS_API int gears_ram__discover(gears_hmp_fn hmp, void *ctx, int pid,
-				  struct gears_ram_layout *out);
-/* Open it: mapped when it is a shared file, else through the process. */
-GEARS_API struct gears_mem *gears_ram__open(const struct gears_ram_layout *l, bool writable);
 
 /* ---- page tables ---- */
 

@@ -23,12 +23,6 @@ typedef void (*gears_qmp_event_fn)(const char *event, json_t *data, void *ctx);
  * Waits up to timeout_ms for the socket to accept. NULL + errno on failure. */
 GEARS_API struct gears_qmp *gears_qmp__connect(const char *path, int timeout_ms);
 GEARS_API void gears_qmp__close(struct gears_qmp *q);
-/* A monitor reached through someone else (libvirt's qemu-monitor-command):
- * each request, one JSON text, goes to fn, which returns QEMU's answer as a
- * malloc'd JSON text ({"return": ...} or {"error": ...}), or NULL + errno with
- * the reason recorded. No events; gears_qmp__fd() is -1. */
-typedef char *(*gears_qmp_transport_fn)(void *ctx, const char *request);
-GEARS_API struct gears_qmp *gears_qmp__from_fn(gears_qmp_transport_fn fn, void *ctx);
 
 /* Run `cmd` with `args` (may be NULL; the reference is stolen). Returns the
  * "return" member (new reference; caller json_decref()s it) or NULL + errno:

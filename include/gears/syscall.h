@@ -129,19 +129,6 @@ GEARS_API void gears_sc__stats(const struct gears_sc *sc, struct gears_sc_stats 
 
 /* Is the stub installed / are breakpoints set? */
 GEARS_API bool gears_sc__stub_installed(const struct gears_sc *sc);
-/* After the stub was removed (gears_sc__free): how many guest tasks are still
- * inside a system call they entered through its slow path, i.e. will return
- * into code in the GEARS region (its frame on their kernel stack holds the
- * install's cookie). The region must stay mapped until this is 0. A task
- * whose stack cannot be read counts as inside. -errno on failure. */
-GEARS_API int gears_sc__frames_live(struct gears_vm *vm);
-/* Before gears_sc__free, to give a guest back (gears detach): remove every
- * handler, breakpoint and the stub (the kernel's code as before), wake the
- * sleeping tasks still inside the stub's slow path (a spurious wake-up: their
- * calls restart past it, as for an injection), and wait up to timeout_ms for
- * all to leave. Returns how many are still inside (0: the region may go), or
- * -errno. */
-GEARS_API int gears_sc__release(struct gears_sc *sc, int timeout_ms);
 GEARS_API bool gears_sc__breakpoints_set(const struct gears_sc *sc);
 
 /* ---- the call, as a handler sees it (valid during the handler only) ---- */

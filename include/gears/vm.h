@@ -59,45 +59,6 @@ struct gears_vm_opts {
 GEARS_API struct gears_vm *gears_vm__launch(const struct gears_vm_opts *opts);
 /* Attach to a VM started by another gears process. ENOENT if there is none. */
 GEARS_API struct gears_vm *gears_vm__attach(const char *name);
-/* Adopt a running QEMU that GEARS did not start, given only its QMP monitor
- * (`gears attach`): its pid from the socket's peer credentials (the same user
- * as us, or we are root), RAM found through the monitor (gears_ram__discover)
- * and opened mapped or through the process (ptrace rights are checked here),
- * a gdbstub started in the runtime directory, and the GEARS region hot-plugged
- * unless no_region (where the machine refuses, the VM has none and
- * gears_vm__region_why() says why). Refused with EBUSY when another GEARS
- * supervisor (attach or run) holds this QEMU. The VM then has state.json
- * like a launched one, and other tools attach to it by name. The monitor is
- * used for short exchanges only, under the VM's QMP lock. NULL + errno. */
-struct gears_vm_adopt_opts {
-	size_t sz;
-	const char *name;
-	const char *qmp_path;		/* its QMP socket; or NULL and: */
-	bool no_region;
-	/* A monitor only a manager may speak to (libvirt): requests go through
-	 * `monitor` (gears_qmp__from_fn); QEMU's pid must then be given (checked:
-	 * same owner as us, or we are root). Other tools reach the monitor through
-	 * the adopter, which serves QMP on the runtime directory's qmp-tool.sock
-	 * (gears_vm__qmp_proxy_*). */
-	gears_qmp_transport_fn monitor;
-	void *monitor_ctx;
-	pid_t pid;
-};
-#define gears_vm_adopt_opts__last_field pid
-GEARS_API struct gears_vm *gears_vm__adopt(const struct gears_vm_adopt_opts *o);
-/* The adopter gives QEMU back as it found it: the hot-plugged region device and
- * memory object removed (once the guest lets go of the device, up to 10 s),
- * the gdbstub closed (`gdbserver none`). Hooks in the guest are the
- * interception engine's to remove first. keep_region: leave the region device
- * and its file (guest tasks may still return into it; a later attach reuses
- * it). 0 or -errno (what could not be undone). */
-GEARS_API int gears_vm__unadopt(struct gears_vm *vm, bool keep_region);
-GEARS_API bool gears_vm__adopted(const struct gears_vm *vm);
-/* The adopter of a VM reached through a transport (monitor set): the QMP
- * connection other tools get, through qmp-tool.sock. */
-GEARS_API bool gears_vm__serves_qmp(const struct gears_vm *vm);
-/* Why the VM has no GEARS region ("" when it has one). */
-GEARS_API const char *gears_vm__region_why(const struct gears_vm *vm);
 /* Launched VM: stop QEMU if it still runs (quit, then SIGKILL after 3 s) and
  * remove the runtime directory and the shared-memory files. Attached VM:
  * disconnect only. */
