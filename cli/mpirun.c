@@ -560,6 +560,12 @@ static int run(int argc, char **argv)
 	if (!mkdtemp(j.tmp))
 		return cli_error("mkdtemp: %s", strerror(errno));
 
+	/* The env rule that preloads the library is applied while the exec waits for
+	 * the supervisor; by default that wait gives up (the exec goes on without
+	 * the library) after 200 ms, which a loaded host misses now and then. A rank
+	 * without the library would leave the others waiting in their attach check:
+	 * give the supervisors longer. */
+	setenv("GEARS_SYNC_TIMEOUT_MS", "1000", 0);
 	sigaction(SIGINT, &sa, NULL);	/* no SA_RESTART: waitpid returns */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
