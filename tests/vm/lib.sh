@@ -9,10 +9,15 @@ VM_PID=
 
 fail() {
 	echo "FAIL: $TEST_NAME: $*" >&2
-	# What the supervisor said, if it is gone: often the reason.
-	if [ -s "$TMP/run.err" ] && [ -n "$VM_PID" ] && ! kill -0 "$VM_PID" 2>/dev/null; then
-		echo "--- gears run's stderr:" >&2
+	# What the supervisor and the guest said last: often the reason (a
+	# supervisor that is shutting down may still be alive here, so always).
+	if [ -s "$TMP/run.err" ]; then
+		echo "--- gears run's stderr (last 3000 bytes):" >&2
 		tail -c 3000 "$TMP/run.err" >&2
+	fi
+	if [ -s "$TMP/console.log" ]; then
+		echo "--- the guest's console (last 25 lines):" >&2
+		tail -n 25 "$TMP/console.log" >&2
 	fi
 	exit 1
 }

@@ -106,6 +106,11 @@ done
 g $VM2 -- sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore' || fail "arp_ignore"
 IF2B=$(ifname $VM2 $MAC2B)
 [ -n "$IF2B" ] || fail "VM2 has no NIC with $MAC2B"
+# Both of VM2's NICs have an address in 198.19.1.0/24, so the guest has two
+# routes for it and answers through whichever NIC came up first: drop the
+# overlay-2 NIC's route, or VM2's replies to overlay 1 could leave on overlay 2
+# (seen: VM1 -> VM2 ping lost, depending on boot order).
+g $VM2 -- ip route del 198.19.1.0/24 dev "$IF2B" || fail "VM2: cannot drop $IF2B's route"
 for v in $VM1 $VM2 $VM3; do
 	g $v -- ip -o addr | grep -q 'inet 198\.19\.1\.' || fail "$v: --net did not address the NIC"
 done
