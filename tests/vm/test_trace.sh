@@ -42,6 +42,18 @@ awk '$NF == "lstat" || $NF == "newfstatat" || $NF == "stat" { if ($5 ~ /^[0-9]+$
 	"$TMP/c.txt" || fail "-c: the failed stat of /nope is not counted as an error: $(cat "$TMP/c.txt")"
 ok "-c summary counts calls and errors"
 
+# -T in ring mode: the timing bit must not change what the stub captures
+# (it once sat inside the argv field: execve lost its argv, other calls had an
+# argument read as an argv array)
+"$GEARS" trace --mode ring -T -f --json -o "$TMP/T.json" -- sh -c 'cat /etc/hostname >/dev/null; true' ||
+	fail "-T ring run failed"
+jq -e -s '(map(select(.syscall == "execve" and .strings.argv0 == "cat")) | length == 1) and
+	  (map(select(.syscall == "execve" and .strings.argv0 == "cat"))[0].strings.argv1 == "/etc/hostname") and
+	  (map(select(.syscall != "execve" and ((.strings // {}) | keys | any(startswith("argv"))))) | length == 0)' \
+	"$TMP/T.json" >/dev/null ||
+	fail "-T ring: execve argv or stray argv captures: $(jq -c 'select(.strings != null) | [.syscall, .strings]' "$TMP/T.json" | head -20)"
+ok "-T in ring mode keeps execve's argv and captures no other argv"
+
 # -e filters, and the text format
 "$GEARS" trace -e openat -o "$TMP/e.txt" -- cat /etc/hostname >/dev/null || fail "-e run"
 grep -q 'openat(AT_FDCWD, "/etc/hostname", O_RDONLY' "$TMP/e.txt" || fail "-e openat: $(cat "$TMP/e.txt")"

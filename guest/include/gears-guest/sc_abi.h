@@ -82,7 +82,9 @@
 #define GEARS_SC_SEL_RING_EXIT	0x02u	/* record return in the ring */
 #define GEARS_SC_SEL_SYNC_ENTRY	0x04u	/* ask the host at entry, wait for its answer */
 #define GEARS_SC_SEL_SYNC_EXIT	0x08u	/* ask the host at return */
-#define GEARS_SC_SEL_TIME	0x4000u	/* time the call: entry timestamp in return records */
+#define GEARS_SC_SEL_TIME	0x0080u	/* time the call: entry timestamp in return records
+					 * (bit 7: the one free bit between the STR0 and
+					 * STR1 fields; 0x4000 was inside ARGV's field) */
 #define GEARS_SC_SEL_SAVE_ARGS	0x8000u	/* keep the entry's arguments for the return record
 					 * (calls that change their registers: execve,
 					 * rt_sigreturn; and calls whose strings are captured) */
@@ -285,6 +287,14 @@ struct gears_sc_ctl {
 };
 
 _Static_assert(sizeof(struct gears_sc_ev) == GEARS_SC_EV_SIZE, "event size");
+/* The flag bits and the three 3-bit string fields must not overlap. */
+_Static_assert(((GEARS_SC_SEL_RING_ENTRY | GEARS_SC_SEL_RING_EXIT | GEARS_SC_SEL_SYNC_ENTRY |
+		 GEARS_SC_SEL_SYNC_EXIT | GEARS_SC_SEL_TIME | GEARS_SC_SEL_SAVE_ARGS) &
+		(7u << GEARS_SC_SEL_STR0_SHIFT | 7u << GEARS_SC_SEL_STR1_SHIFT |
+		 7u << GEARS_SC_SEL_ARGV_SHIFT)) == 0, "selection bits overlap a string field");
+_Static_assert(((7u << GEARS_SC_SEL_STR0_SHIFT) & (7u << GEARS_SC_SEL_STR1_SHIFT)) == 0 &&
+	       ((7u << GEARS_SC_SEL_STR1_SHIFT) & (7u << GEARS_SC_SEL_ARGV_SHIFT)) == 0 &&
+	       (7u << GEARS_SC_SEL_ARGV_SHIFT) <= 0xffffu, "string fields overlap");
 _Static_assert(sizeof(struct gears_sc_slot) == GEARS_SC_SLOT_SIZE, "slot size");
 _Static_assert(__builtin_offsetof(struct gears_sc_slot, action) == 88 &&
 	       __builtin_offsetof(struct gears_sc_slot, pad) == 88 + 200, "slot layout");
