@@ -60,7 +60,8 @@ static void unix_sockets(void)
 	int sv[2], l, c, s;
 	char buf[16];
 
-	strcpy(a.sun_path, "/tmp/sockwork.sock");
+	/* A name of this process's own: two runs at once never share a socket. */
+	snprintf(a.sun_path, sizeof(a.sun_path), "/tmp/sockwork.%d.sock", (int)getpid());
 	unlink(a.sun_path);
 	l = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	bind(l, (struct sockaddr *)&a, sizeof(a));
