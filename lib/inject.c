@@ -696,8 +696,9 @@ bool gears_inject__step(struct gears_inject *inj)
 			fail(inj, ETIMEDOUT, "thread %d made no system call within %u ms", inj->tid ?: inj->pid,
 			     inj->o.timeout_ms);
 		else
-			fail(inj, ETIMEDOUT, "the payload did not finish within %u ms (state %d); the target is "
-			     "restored as soon as it next runs", inj->o.timeout_ms, inj->state);
+			fail(inj, ETIMEDOUT, "the payload did not finish within %u ms (state %d; the thread was "
+			     "taken after %.0f ms); the target is restored as soon as it next runs", inj->o.timeout_ms,
+			     inj->state, inj->t_taken ? (double)(inj->t_taken - inj->t0) / 1e6 : -1.0);
 		return true;
 	}
 	if (now - inj->t0 < KICK_FIRST_MS * 1000000ull || now - inj->last_kick < KICK_EVERY_MS * 1000000ull)

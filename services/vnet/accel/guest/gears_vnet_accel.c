@@ -39,6 +39,7 @@
 
 #define DRV "gears_vnet_accel"
 #define RX_LINEAR 512u
+#define DRAIN_MS 500	/* how long a switch off waits for each ring to drain */
 
 static char *mac = "";
 module_param(mac, charp, 0444);
@@ -55,6 +56,9 @@ module_param(doorbells, ulong, 0444);
 module_param(irqs, ulong, 0444);
 module_param(tx_copied, ulong, 0444);
 MODULE_PARM_DESC(tx_copied, "frames sent by copy into the region (the others: read by the bridge in place)");
+static unsigned long tx_unsent;
+module_param(tx_unsent, ulong, 0444);
+MODULE_PARM_DESC(tx_unsent, "TX entries the bridge had not taken when a switch off stopped waiting (freed unsent)");
 static bool zerocopy = true;
 module_param(zerocopy, bool, 0444);
 MODULE_PARM_DESC(zerocopy, "let the bridge read sent packets where they are (default on; off: copy each)");
@@ -382,12 +386,16 @@ static void give_back_locked(struct accel *a)
 {
 	if (!a->attached)
 		return;
+	ktime_t t0 = ktime_get(), t_rx, t_tx, end;
+
 	WRITE_ONCE(a->h->guest_state, GVA_GUEST_DETACHED);
 	smp_mb();
 	ring_doorbell(a);	/* the bridge sends to the virtio ring again */
 	/* Frames it put in our RX ring before it saw that still go up the
-	 * stack: poll until the ring stays empty (bounded: 200 ms). */
-	for (int i = 0, quiet = 0; i < 200 && quiet < 2 && !a->broken; i++) {
+	 * stack: poll until the ring stays empty. Bounded in time, not in
+	 * rounds: on a loaded host one short sleep can take tens of ms. */
+	end = ktime_add_ms(t0, DRAIN_MS);
+	for (int quiet = 0; quiet < 2 && !a->broken && ktime_before(ktime_get(), end);) {
 		if (READ_ONCE(a->h->rx_prod) == a->rx_cons) {
 			quiet++;
 		} else {
@@ -396,6 +404,7 @@ static void give_back_locked(struct accel *a)
 		}
 		usleep_range(500, 1000);
 	}
+	t_rx = ktime_get();
 	WRITE_ONCE(a->rx_closed, true);	/* a bridge that goes on producing is not followed */
 	rtnl_lock();
 	netif_tx_lock_bh(a->dev);
@@ -408,8 +417,14 @@ static void give_back_locked(struct accel *a)
 	a->attached = false;
 	/* Packets the bridge may still be reading in place: give it a moment to
 	 * finish (it stops at DETACHED), then free them all. */
-	for (int i = 0; i < 200 && !a->broken && READ_ONCE(a->h->tx_cons) != a->tx_prod; i++)
+	end = ktime_add_ms(ktime_get(), DRAIN_MS);
+	while (!a->broken && READ_ONCE(a->h->tx_cons) != a->tx_prod && ktime_before(ktime_get(), end)) {
+		ring_doorbell(a);	/* a bridge that stopped on back-pressure looks again */
 		usleep_range(500, 1000);
+	}
+	if (READ_ONCE(a->h->tx_cons) != a->tx_prod)
+		tx_unsent += a->tx_prod - READ_ONCE(a->h->tx_cons);
+	t_tx = ktime_get();
 	napi_synchronize(&a->napi);
 	for (u32 i = 0; i < GVA_SLOTS; i++)
 		if (a->tx_skb[i]) {
@@ -417,8 +432,10 @@ static void give_back_locked(struct accel *a)
 			a->tx_skb[i] = NULL;
 		}
 	snprintf(accel_state, sizeof(accel_state), "%s", a->broken ? "broken" : "detached");
-	pr_info(DRV ": NIC %s back on its virtio path (tx %lu rx %lu frames)\n", a->dev->name, tx_frames,
-		rx_frames);
+	/* How long each drain took: a slow switch off shows where it waited. */
+	pr_info(DRV ": NIC %s back on its virtio path (tx %lu rx %lu frames; drains: rx %lld ms, tx %lld ms, "
+		"rest %lld ms; %lu TX entries never taken)\n", a->dev->name, tx_frames, rx_frames,
+		ktime_ms_delta(t_rx, t0), ktime_ms_delta(t_tx, t_rx), ktime_ms_delta(ktime_get(), t_tx), tx_unsent);
 }
 
 static void broken_work(struct work_struct *w)
