@@ -200,6 +200,31 @@ static bool shown(const struct tracer *t, const struct trace_rec *r)
 	return r->nr >= 0 && r->nr < GEARS_SC_NR_WORDS * 64 && (set[r->nr / 64] & (1ull << (r->nr % 64)));
 }
 
+/* ---- threads whose end (+++ exited/killed +++) was printed ---- */
+
+static int ended[MAX_PIDS];
+static unsigned nended;
+
+static bool is_ended(int tid)
+{
+	for (unsigned i = 0; i < MAX_PIDS && i < nended; i++)
+		if (ended[i] == tid)
+			return true;
+	return false;
+}
+
+static void set_ended(int tid, bool on)
+{
+	for (unsigned i = 0; i < MAX_PIDS && i < nended; i++)
+		if (ended[i] == tid) {
+			if (!on)
+				ended[i] = 0;
+			return;
+		}
+	if (on)
+		ended[nended++ % MAX_PIDS] = tid;
+}
+
 /* ---- which signals each process handles with SA_SIGINFO (seen set) ---- */
 
 static struct siginfo_procs {
@@ -468,10 +493,35 @@ static void sig_emit(struct tracer *t, const struct trace_rec *r)
 		fprintf(f, "%s%s%s\n", pre, ts, line);
 		t->sig_lines++;
 	}
+	if (fl & DEC_SIG_FATAL)
+		set_ended(r->tid, true);
 	if ((fl & DEC_SIG_EXITED) && t->quiet < 2)
 		fprintf(f, "%s%s+++ exited with %d +++\n", pre, ts, (int)(r->args[1] & 0xff));
 	else if ((fl & DEC_SIG_FATAL) && !(fl & DEC_SIG_EXITED) && in_set)
 		fprintf(f, "%s%s+++ killed by %s %s+++\n", pre, ts, sn, (fl & DEC_SIG_CORE) ? "(core dumped) " : "");
+}
+
+/* A child the parent reaped had died of a signal that no return of its own
+ * showed (it came while the child ran in user space, or after its last call
+ * returned): strace's "+++ killed by +++" for it, from the wait status. */
+static void reaped(struct tracer *t, const struct trace_rec *e, const struct trace_rec *x)
+{
+	int pid, st;
+	char tmp[16], pre[64] = "", ts[64] = "";
+	const char *sn;
+	struct trace_rec r;
+	FILE *f;
+
+	if (!t->sig_records || !dec_reaped(e, x, &pid, &st) || !WIFSIGNALED(st) || is_ended(pid) ||
+	    !pid_in(t, pid) || WTERMSIG(st) < 1 || WTERMSIG(st) > 64 || !(t->sigshow & (1ull << (WTERMSIG(st) - 1))) ||
+	    !(sn = dec_signame(WTERMSIG(st), tmp, sizeof(tmp))))
+		return;
+	set_ended(pid, true);
+	memset(&r, 0, sizeof(r));
+	r.pid = r.tid = pid;
+	f = out_for(t, pid);
+	line_prefix(t, &r, x->time_ns, pre, sizeof(pre), ts, sizeof(ts));
+	fprintf(f, "%s%s+++ killed by %s %s+++\n", pre, ts, sn, WCOREDUMP(st) ? "(core dumped) " : "");
 }
 
 static void emit(struct tracer *t, const struct trace_rec *e, const struct trace_rec *x)
@@ -569,6 +619,12 @@ static void emit(struct tracer *t, const struct trace_rec *e, const struct trace
 			fprintf(f, "%s\n", sig);
 		}
 		put_plain(t, f, r, when, call, ret, dur);
+		if (x)
+			reaped(t, e, x);
+		if (x && is_fork(x) && x->ret > 0)
+			set_ended((int)x->ret, false);	/* a pid used again */
+		if (!x && e && dec_noreturn(e->nr, e->flags & TREC_COMPAT))
+			set_ended(e->tid, true);
 		/* The process is gone: strace says how. */
 		if (!x && e && dec_noreturn(e->nr, e->flags & TREC_COMPAT) && t->quiet < 2 &&
 		    (strcmp(gears_sc__name(e->nr, e->flags & TREC_COMPAT) ?: "", "exit") || e->tid == e->pid)) {

@@ -85,6 +85,9 @@ int dec_sig_deliveries(struct gears_task_signals *s, struct dec_delivery *d, int
  * handler takes a siginfo (SA_SIGINFO: only then does the kernel write one
  * into the signal frame, for dec_signal_line to read). */
 int dec_sigaction_set(const struct trace_rec *e, const struct trace_rec *x, bool *siginfo);
+/* A wait4/waitpid return that reaped a child: its pid and wait status (as
+ * captured at the return, filter and exit modes). */
+bool dec_reaped(const struct trace_rec *e, const struct trace_rec *x, int *pid, int *status);
 /* The syscall's name ("openat", or "syscall_0x1c7"). */
 const char *dec_name(int nr, bool compat, char *tmp, size_t size);
 /* Does this call never return (exit, exit_group)? */
