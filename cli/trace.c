@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,6 +61,9 @@ struct tracer {
 	bool relative;		/* -r */
 	int status;		/* -z: 1 only successful, -Z: 2 only failed */
 	int quiet;		/* -q, -qq */
+	uint64_t sigshow;	/* -e signal=SET: bit s - 1 for signal s (default all) */
+	bool sig_records;	/* filter and exit modes: the server sends signal deliveries */
+	uint64_t sig_lines;	/* signal lines printed */
 	bool with_lines;	/* -C: the lines and the summary */
 	bool wall;		/* -w */
 	const char *sortby;	/* -S */
@@ -118,13 +122,19 @@ static void help(FILE *f)
 		"  -P PATH         only calls with PATH as a path argument\n"
 		"  -y              fds with the path they were opened with (absolute opens only)\n"
 		"  -qq             no +++ exited lines\n"
+		"  -e signal=SET   signal deliveries shown (--- SIG... --- and +++ killed by +++ lines):\n"
+		"                  names, numbers, all (default), none, !SET\n"
 		"  -ff             with -o FILE: one file per process, FILE.PID\n"
 		"  -C              -c and the lines; -S time|calls|errors|name|nothing sorts -c's table\n"
 		"  -w              (accepted: -c's times are the calls' wall-clock times)\n"
 		"  --strace-format strace's lines: [PID ]call = ret, the default with -- CMD\n"
 		"  --gears-format  TIME [CPU] PID COMM call = ret, the default when attaching\n\n"
 		"With -- CMD, CMD (and with -f its descendants) is traced from its execve on, like\n"
-		"strace -f CMD. Signal deliveries (--- SIG... ---) are not seen from outside.\n");
+		"strace -f CMD. Signal deliveries (--- SIG... ---, +++ killed by SIG... +++) are read\n"
+		"from the guest kernel at each traced call's return in filter and exit modes (a\n"
+		"signal that arrives while the process runs in user space, or at the return of an\n"
+		"untraced call, is not seen); ring mode shows only those an SA_SIGINFO handler\n"
+		"ends with rt_sigreturn.\n");
 }
 
 /* ---- process filter ---- */
@@ -190,6 +200,31 @@ static bool shown(const struct tracer *t, const struct trace_rec *r)
 	return r->nr >= 0 && r->nr < GEARS_SC_NR_WORDS * 64 && (set[r->nr / 64] & (1ull << (r->nr % 64)));
 }
 
+/* ---- threads whose end (+++ exited/killed +++) was printed ---- */
+
+static int ended[MAX_PIDS];
+static unsigned nended;
+
+static bool is_ended(int tid)
+{
+	for (unsigned i = 0; i < MAX_PIDS && i < nended; i++)
+		if (ended[i] == tid)
+			return true;
+	return false;
+}
+
+static void set_ended(int tid, bool on)
+{
+	for (unsigned i = 0; i < MAX_PIDS && i < nended; i++)
+		if (ended[i] == tid) {
+			if (!on)
+				ended[i] = 0;
+			return;
+		}
+	if (on)
+		ended[nended++ % MAX_PIDS] = tid;
+}
+
 /* ---- which signals each process handles with SA_SIGINFO (seen set) ---- */
 
 static struct siginfo_procs {
@@ -240,7 +275,7 @@ static bool sip_has(int pid, const struct trace_rec *e)
 }
 
 /* The line's signal is one the process handles with SA_SIGINFO. */
-static bool sip_covers(int pid, const char *line)
+static bool sip_covers(int pid, const char *line, uint64_t shown_sigs)
 {
 	uint64_t *m = sip_mask(pid, false);
 	char tmp[16];
@@ -250,7 +285,7 @@ static bool sip_covers(int pid, const char *line)
 		size_t l = n ? strlen(n) : 0;
 
 		if (n && !strncmp(line + 4, n, l) && line[4 + l] == ' ')
-			return *m & 1ull << (s - 1);
+			return *m & shown_sigs & 1ull << (s - 1);
 	}
 	return false;
 }
@@ -380,6 +415,10 @@ static FILE *out_for(struct tracer *t, int pid)
 	return files[nfiles++].f;
 }
 
+/* strace's line prefix: [PID ][time ]. */
+static void line_prefix(struct tracer *t, const struct trace_rec *r, uint64_t when, char *pre, size_t presz,
+			char *ts, size_t tssz);
+
 /* strace's line: [PID ][time ]call = ret[ <dur>], "= ret" at column 40. */
 static void put_plain(struct tracer *t, FILE *f, const struct trace_rec *r, uint64_t when, const char *call,
 		      const char *ret, const char *dur)
@@ -387,8 +426,22 @@ static void put_plain(struct tracer *t, FILE *f, const struct trace_rec *r, uint
 	char pre[64] = "", ts[64] = "";
 	int col;
 
+	line_prefix(t, r, when, pre, sizeof(pre), ts, sizeof(ts));
+	col = fprintf(f, "%s%s%s", pre, ts, call);
+	if (!ret) {
+		fprintf(f, " <unfinished ...>\n");
+		return;
+	}
+	fprintf(f, "%*s= %s%s\n", col < 40 ? 40 - col : 1, "", ret, dur);
+}
+
+static void line_prefix(struct tracer *t, const struct trace_rec *r, uint64_t when, char *pre, size_t presz,
+			char *ts, size_t tssz)
+{
+	size_t sizeof_pre = presz, sizeof_ts = tssz;
+
 	if (t->follow && !t->per_proc)
-		snprintf(pre, sizeof(pre), "%-5d ", r->tid);
+		snprintf(pre, sizeof_pre, "%-5d ", r->tid);
 	if (t->tstamp) {
 		int64_t w = (int64_t)when + t->wall_off_ns;
 		time_t sec = (time_t)(w / 1000000000);
@@ -396,26 +449,79 @@ static void put_plain(struct tracer *t, FILE *f, const struct trace_rec *r, uint
 
 		localtime_r(&sec, &tm);
 		if (t->tstamp >= 3)
-			snprintf(ts, sizeof(ts), "%lld.%06lld ", (long long)sec, (long long)(w % 1000000000 / 1000));
+			snprintf(ts, sizeof_ts, "%lld.%06lld ", (long long)sec, (long long)(w % 1000000000 / 1000));
 		else if (t->tstamp == 2)
-			snprintf(ts, sizeof(ts), "%02d:%02d:%02d.%06lld ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+			snprintf(ts, sizeof_ts, "%02d:%02d:%02d.%06lld ", tm.tm_hour, tm.tm_min, tm.tm_sec,
 				 (long long)(w % 1000000000 / 1000));
 		else
-			snprintf(ts, sizeof(ts), "%02d:%02d:%02d ", tm.tm_hour, tm.tm_min, tm.tm_sec);
+			snprintf(ts, sizeof_ts, "%02d:%02d:%02d ", tm.tm_hour, tm.tm_min, tm.tm_sec);
 	} else if (t->relative) {
 		uint64_t d = t->have_last && when >= t->last_ns ? when - t->last_ns : 0;
 
-		snprintf(ts, sizeof(ts), "%6llu.%06llu ", (unsigned long long)(d / 1000000000),
+		snprintf(ts, sizeof_ts, "%6llu.%06llu ", (unsigned long long)(d / 1000000000),
 			 (unsigned long long)(d % 1000000000 / 1000));
 		t->last_ns = when;
 		t->have_last = true;
 	}
-	col = fprintf(f, "%s%s%s", pre, ts, call);
-	if (!ret) {
-		fprintf(f, " <unfinished ...>\n");
+}
+
+/* strace's "--- SIGCHLD {...} ---" and "+++ killed by SIGTERM +++" for a
+ * signal record (filter and exit modes). */
+static void sig_emit(struct tracer *t, const struct trace_rec *r)
+{
+	unsigned fl = (unsigned)r->args[0];
+	char line[1024], tmp[16], pre[64] = "", ts[64] = "";
+	const char *sn = dec_signame(r->nr, tmp, sizeof(tmp));
+	const void *info;
+	size_t len = 0;
+	FILE *f;
+	bool in_set = r->nr >= 1 && r->nr <= 64 && (t->sigshow & (1ull << (r->nr - 1)));
+
+	if ((t->summary && !t->with_lines) || t->json)
 		return;
+	if (!sn && !(fl & DEC_SIG_EXITED))
+		return;
+	f = t->plain ? out_for(t, r->tid) : t->out;
+	if (t->plain)
+		line_prefix(t, r, r->time_ns, pre, sizeof(pre), ts, sizeof(ts));
+	else
+		snprintf(pre, sizeof(pre), "%11.6f [%u] %6d %-15s ",
+			 t->have_t0 && r->time_ns >= t->t0 ? (double)(r->time_ns - t->t0) / 1e9 : 0.0, r->cpu, r->tid,
+			 r->comm);
+	if (!(fl & DEC_SIG_NOLINE) && in_set && (info = rec_blob(r, DEC_BLOB, &len)) &&
+	    dec_siginfo_line(line, sizeof(line), info, len)) {
+		fprintf(f, "%s%s%s\n", pre, ts, line);
+		t->sig_lines++;
 	}
-	fprintf(f, "%*s= %s%s\n", col < 40 ? 40 - col : 1, "", ret, dur);
+	if (fl & DEC_SIG_FATAL)
+		set_ended(r->tid, true);
+	if ((fl & DEC_SIG_EXITED) && t->quiet < 2)
+		fprintf(f, "%s%s+++ exited with %d +++\n", pre, ts, (int)(r->args[1] & 0xff));
+	else if ((fl & DEC_SIG_FATAL) && !(fl & DEC_SIG_EXITED) && in_set)
+		fprintf(f, "%s%s+++ killed by %s %s+++\n", pre, ts, sn, (fl & DEC_SIG_CORE) ? "(core dumped) " : "");
+}
+
+/* A child the parent reaped had died of a signal that no return of its own
+ * showed (it came while the child ran in user space, or after its last call
+ * returned): strace's "+++ killed by +++" for it, from the wait status. */
+static void reaped(struct tracer *t, const struct trace_rec *e, const struct trace_rec *x)
+{
+	int pid, st;
+	char tmp[16], pre[64] = "", ts[64] = "";
+	const char *sn;
+	struct trace_rec r;
+	FILE *f;
+
+	if (!t->sig_records || !dec_reaped(e, x, &pid, &st) || !WIFSIGNALED(st) || is_ended(pid) ||
+	    !pid_in(t, pid) || WTERMSIG(st) < 1 || WTERMSIG(st) > 64 || !(t->sigshow & (1ull << (WTERMSIG(st) - 1))) ||
+	    !(sn = dec_signame(WTERMSIG(st), tmp, sizeof(tmp))))
+		return;
+	set_ended(pid, true);
+	memset(&r, 0, sizeof(r));
+	r.pid = r.tid = pid;
+	f = out_for(t, pid);
+	line_prefix(t, &r, x->time_ns, pre, sizeof(pre), ts, sizeof(ts));
+	fprintf(f, "%s%s+++ killed by %s %s+++\n", pre, ts, sn, WCOREDUMP(st) ? "(core dumped) " : "");
 }
 
 static void emit(struct tracer *t, const struct trace_rec *e, const struct trace_rec *x)
@@ -506,13 +612,19 @@ static void emit(struct tracer *t, const struct trace_rec *e, const struct trace
 		 * delivery, as strace shows it, right before. */
 		if (x)
 			sip_track(e, x);
-		if (e && sip_has(r->pid, e) && dec_signal_line(sig, sizeof(sig), e, &t->dec) && t->quiet < 3 &&
-		    sip_covers(r->pid, sig)) {
+		if (e && !t->sig_records && sip_has(r->pid, e) && dec_signal_line(sig, sizeof(sig), e, &t->dec) &&
+		    sip_covers(r->pid, sig, t->sigshow)) {
 			if (t->follow && !t->per_proc)
 				fprintf(f, "%-5d ", r->tid);
 			fprintf(f, "%s\n", sig);
 		}
 		put_plain(t, f, r, when, call, ret, dur);
+		if (x)
+			reaped(t, e, x);
+		if (x && is_fork(x) && x->ret > 0)
+			set_ended((int)x->ret, false);	/* a pid used again */
+		if (!x && e && dec_noreturn(e->nr, e->flags & TREC_COMPAT))
+			set_ended(e->tid, true);
 		/* The process is gone: strace says how. */
 		if (!x && e && dec_noreturn(e->nr, e->flags & TREC_COMPAT) && t->quiet < 2 &&
 		    (strcmp(gears_sc__name(e->nr, e->flags & TREC_COMPAT) ?: "", "exit") || e->tid == e->pid)) {
@@ -618,7 +730,13 @@ static void process(struct tracer *t, const struct trace_rec *r)
 			return;
 		}
 	}
-	if (!wanted(t, r) || !shown(t, r))
+	if (!wanted(t, r))
+		return;
+	if (r->kind == TREC_SIGNAL) {
+		sig_emit(t, r);
+		return;
+	}
+	if (!shown(t, r))
 		return;
 	pair(t, r);
 }
@@ -780,6 +898,44 @@ static int parse_syscalls(struct tracer *t, const char *list)
 			t->show[i] = ~t->show[i];
 			t->show32[i] = ~t->show32[i];
 		}
+	return bad ? -EINVAL : 0;
+}
+
+/* -e signal=SET: strace's syntax (names with or without SIG, numbers, all,
+ * none, !SET). */
+static int parse_signals(struct tracer *t, const char *list)
+{
+	bool neg = list[0] == '!';
+	char *dup = strdup(list + neg), *save = NULL;
+	uint64_t set = 0;
+	int bad = 0;
+
+	for (char *w = strtok_r(dup, ",", &save); w && !bad; w = strtok_r(NULL, ",", &save)) {
+		char *end, tmp[16];
+		long n = strtol(w, &end, 10);
+		int sig = 0;
+
+		if (!strcmp(w, "all")) {
+			set = ~0ull;
+			continue;
+		}
+		if (!strcmp(w, "none"))
+			continue;
+		if (!*end && end != w)
+			sig = n >= 1 && n <= 64 ? (int)n : 0;
+		for (int k = 1; k <= 64 && !sig && *end; k++) {
+			const char *nm = dec_signame(k, tmp, sizeof(tmp));
+
+			if (nm && (!strcasecmp(nm, w) || !strcasecmp(nm + 3, w)))
+				sig = k;
+		}
+		if (!sig)
+			bad = cli_error("unknown signal '%s'", w);
+		else
+			set |= 1ull << (sig - 1);
+	}
+	free(dup);
+	t->sigshow = neg ? ~set : set;
 	return bad ? -EINVAL : 0;
 }
 
@@ -1002,6 +1158,11 @@ static void report(struct tracer *t)
 	uint64_t bad = t->stats ? (uint64_t)json_integer_value(json_object_get(t->stats, "bad_records")) : 0;
 	uint64_t late = t->stats ? (uint64_t)json_integer_value(json_object_get(t->stats, "sync_late")) : 0;
 
+	uint64_t sigbad = t->stats ? (uint64_t)json_integer_value(json_object_get(t->stats, "bad_signal_queues")) : 0;
+
+	if (sigbad)
+		fprintf(stderr, "gears: trace: %" PRIu64 " pending-signal queues in the guest were malformed or too long:"
+			" not followed (deliveries from them not shown)\n", sigbad);
 	if (t->lost || drops || tmo || bad || late)
 		fprintf(stderr, "gears: trace: %" PRIu64 " records lost (client too slow), %" PRIu64
 			" lost in the guest ring (full), %" PRIu64 " calls not waited for (gears too slow, %"
@@ -1156,6 +1317,7 @@ static int run(int argc, char **argv)
 	t.plain = -1;
 	dec_opts_init(&t.dec);
 	t.show_all = true;
+	t.sigshow = ~0ull;
 	t.ring_wait_ms = -1;
 	t.out = stderr;	/* like strace: the program's own output stays on stdout */
 	t.json = json_mode;
@@ -1181,9 +1343,13 @@ static int run(int argc, char **argv)
 				t.status = ok && !bad ? 1 : bad && !ok ? 2 : 0;
 				break;
 			}
-			if (!strncmp(optarg, "signal=", 7) || !strncmp(optarg, "abbrev=", 7) ||
-			    !strncmp(optarg, "verbose=", 8) || !strncmp(optarg, "raw=", 4))
-				break;	/* accepted as strace's; signals are not seen from outside */
+			if (!strncmp(optarg, "signal=", 7) || !strncmp(optarg, "signals=", 8)) {
+				if (parse_signals(&t, strchr(optarg, '=') + 1))
+					return 1;
+				break;
+			}
+			if (!strncmp(optarg, "abbrev=", 7) || !strncmp(optarg, "verbose=", 8) || !strncmp(optarg, "raw=", 4))
+				break;	/* accepted as strace's */
 			if (!strncmp(optarg, "inject=", 7)) {
 				if (parse_inject(&t, optarg + 7))
 					return 1;
@@ -1244,6 +1410,7 @@ static int run(int argc, char **argv)
 	if ((dd > 0) == (name != NULL) || (dd > 0 && dd + 1 >= argc))
 		return cli_usage(&cmd_trace, stderr);
 	t.outfile = outfile;
+	t.sig_records = strcmp(t.mode, "ring") != 0;
 	if (t.per_proc && !outfile)
 		t.per_proc = false;	/* -ff without -o: as -f, like strace */
 	if (t.plain < 0)	/* strace's lines when tracing one command */

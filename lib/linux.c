@@ -53,6 +53,11 @@ struct gears_linux {
 	long task_lo;
 	size_t task_len;
 	uint8_t *task_buf;
+	/* signals (gears_linux__task_signals), resolved on first use */
+	int sig_ready;		/* 0: not yet, 1: ready, < 0: the errno it failed with */
+	long s_pending, s_blocked, s_signal, s_sighand, s_ptrace, s_sp_list, s_sp_signal, s_shared,
+	     s_gec, s_rlim, s_action, s_ka_size, s_handler, s_saflags, s_samask, s_q_list, s_q_info,
+	     s_info_size, s_rlim_size, s_rlim_cur;
 };
 
 /* What a walk needs from a task besides struct gears_task, from the same copy. */
@@ -819,5 +824,147 @@ int gears_linux__syscall_sig(struct gears_linux *l, int nr, struct gears_syscall
 	if (nr < 0 || nr >= l->nsigs || !l->sigs[nr].name[0])
 		return -ENOENT;
 	*sig = l->sigs[nr];
+	return 0;
+}
+
+/* ---- signals ---- */
+
+#define SIG_RLIMIT_CORE 4	/* <asm/resource.h>: index into signal_struct.rlim */
+#define SIGQ_COPY_MAX 512	/* a struct sigqueue copied whole (6.1: 80 bytes) */
+
+static int sig_offsets(struct gears_linux *l)
+{
+	const struct gears_kbtf *b;
+	int err = 0;
+
+	if (l->sig_ready)
+		return l->sig_ready > 0 ? 0 : l->sig_ready;
+	l->s_pending = need_off(l, "task_struct", "pending", &err);
+	l->s_blocked = need_off(l, "task_struct", "blocked", &err);
+	l->s_signal = need_off(l, "task_struct", "signal", &err);
+	l->s_sighand = need_off(l, "task_struct", "sighand", &err);
+	l->s_ptrace = need_off(l, "task_struct", "ptrace", &err);
+	l->s_sp_list = need_off(l, "sigpending", "list", &err);
+	l->s_sp_signal = need_off(l, "sigpending", "signal", &err);
+	l->s_shared = need_off(l, "signal_struct", "shared_pending", &err);
+	l->s_gec = need_off(l, "signal_struct", "group_exit_code", &err);
+	l->s_rlim = need_off(l, "signal_struct", "rlim", &err);
+	l->s_action = need_off(l, "sighand_struct", "action", &err);
+	l->s_handler = need_off(l, "k_sigaction", "sa.sa_handler", &err);
+	l->s_saflags = need_off(l, "k_sigaction", "sa.sa_flags", &err);
+	l->s_samask = need_off(l, "k_sigaction", "sa.sa_mask", &err);
+	l->s_q_list = need_off(l, "sigqueue", "list", &err);
+	l->s_q_info = need_off(l, "sigqueue", "info", &err);
+	l->s_rlim_cur = need_off(l, "rlimit", "rlim_cur", &err);
+	if (!err && !(b = gears_linux__btf(l)))
+		err = -ENOENT;
+	if (!err) {
+		l->s_ka_size = gears_kbtf__sizeof(b, "k_sigaction");
+		l->s_info_size = gears_kbtf__member_size(b, "sigqueue", "info");
+		l->s_rlim_size = gears_kbtf__sizeof(b, "rlimit");
+		/* Sizes no x86-64 kernel has are refused: they bound the copies below. */
+		if (l->s_ka_size < l->s_samask + 8 || l->s_ka_size > 64 || l->s_info_size < 12 ||
+		    l->s_info_size > GEARS_SIGINFO_SIZE || l->s_q_list + 16 > SIGQ_COPY_MAX ||
+		    l->s_q_info + l->s_info_size > SIGQ_COPY_MAX || l->s_rlim_size < l->s_rlim_cur + 8 ||
+		    l->s_rlim_size > 64 || l->s_handler + 8 > l->s_ka_size || l->s_saflags + 8 > l->s_ka_size)
+			err = -EBADMSG;
+	}
+	l->sig_ready = err ? err : 1;
+	if (err)
+		return gears_err(-err, "the guest kernel's BTF does not describe its signal structures");
+	return 0;
+}
+
+/* The queue of the sigpending at `sp` (its list head and set, copied by the caller). */
+static void sig_queue(struct gears_linux *l, uint64_t sp, uint64_t first, struct gears_sigq *q, int *n,
+		      unsigned *bad)
+{
+	uint64_t head = sp + (uint64_t)l->s_sp_list, node = first;
+	size_t len = (size_t)GEARS_MAX(l->s_q_list + 16, l->s_q_info + l->s_info_size);
+	uint8_t buf[SIGQ_COPY_MAX];
+	int k = 0;
+
+	*n = 0;
+	for (; node != head; k++) {
+		uint64_t ent = node - (uint64_t)l->s_q_list;
+		int32_t signo;
+
+		if (k >= GEARS_SIGQ_MAX || node < KERNEL_HALF ||
+		    gears_linux__read(l, ent, buf, len)) {
+			++*bad;
+			return;
+		}
+		memcpy(&node, buf + l->s_q_list, 8);	/* list.next, from the copy */
+		memcpy(&signo, buf + l->s_q_info, 4);	/* si_signo: the first member of the siginfo */
+		if (signo < 1 || signo > 64) {
+			++*bad;
+			return;
+		}
+		q[*n].sig = signo;
+		memset(q[*n].info, 0, sizeof(q[*n].info));
+		memcpy(q[*n].info, buf + l->s_q_info, (size_t)l->s_info_size);
+		++*n;
+	}
+}
+
+int gears_linux__task_signals(struct gears_linux *l, uint64_t task, struct gears_task_signals *s)
+{
+	uint8_t sp[16], ssp[16], ka[64 * 64], rl[64];
+	uint64_t signal = 0, sighand = 0, first, sfirst;
+	uint32_t ptrace = 0;
+	int32_t gec = 0;
+	int r;
+
+	memset(s, 0, offsetof(struct gears_task_signals, q));
+	s->have_actions = false;
+	s->ptrace = 0;
+	s->group_exit_code = 0;
+	s->core_limit = 0;
+	s->bad = 0;
+	if ((r = sig_offsets(l)))
+		return r;
+	if (task < KERNEL_HALF)
+		return gears_err(EFAULT, "not a task address: 0x%" PRIx64, task);
+	/* Each read below is one object (or one member of one), copied once. */
+	if (gears_linux__read(l, task + (uint64_t)(l->s_pending + l->s_sp_list), sp, 16) ||
+	    gears_linux__read(l, task + (uint64_t)(l->s_pending + l->s_sp_signal), &s->pending, 8) ||
+	    gears_linux__read(l, task + (uint64_t)l->s_blocked, &s->blocked, 8) ||
+	    gears_linux__read_u64(l, task + (uint64_t)l->s_signal, &signal) ||
+	    gears_linux__read_u64(l, task + (uint64_t)l->s_sighand, &sighand) ||
+	    gears_linux__read(l, task + (uint64_t)l->s_ptrace, &ptrace, 4))
+		return gears_err(EFAULT, "task_struct at 0x%" PRIx64 " is unreadable", task);
+	s->ptrace = ptrace;
+	memcpy(&first, sp, 8);
+	if (s->pending)
+		sig_queue(l, task + (uint64_t)l->s_pending, first, s->q, &s->npending, &s->bad);
+	if (signal >= KERNEL_HALF &&
+	    !gears_linux__read(l, signal + (uint64_t)(l->s_shared + l->s_sp_list), ssp, 16) &&
+	    !gears_linux__read(l, signal + (uint64_t)(l->s_shared + l->s_sp_signal), &s->shared, 8)) {
+		memcpy(&sfirst, ssp, 8);
+		if (s->shared)
+			sig_queue(l, signal + (uint64_t)l->s_shared, sfirst, s->sq, &s->nshared, &s->bad);
+		if (!gears_linux__read(l, signal + (uint64_t)l->s_gec, &gec, 4))
+			s->group_exit_code = gec;
+		if (!gears_linux__read(l, signal + (uint64_t)l->s_rlim + SIG_RLIMIT_CORE * (uint64_t)l->s_rlim_size,
+				       rl, (size_t)l->s_rlim_size))
+			memcpy(&s->core_limit, rl + l->s_rlim_cur, 8);
+	} else {
+		s->bad++;
+	}
+	/* The handlers matter only when something is about to be delivered. */
+	if (!((s->pending | s->shared) & ~s->blocked) || sighand < KERNEL_HALF)
+		return 0;
+	if (gears_linux__read(l, sighand + (uint64_t)l->s_action, ka, 64 * (size_t)l->s_ka_size)) {
+		s->bad++;
+		return 0;
+	}
+	for (int i = 0; i < 64; i++) {
+		const uint8_t *a = ka + (size_t)i * (size_t)l->s_ka_size;
+
+		memcpy(&s->act[i].handler, a + l->s_handler, 8);
+		memcpy(&s->act[i].flags, a + l->s_saflags, 8);
+		memcpy(&s->act[i].mask, a + l->s_samask, 8);
+	}
+	s->have_actions = true;
 	return 0;
 }

@@ -58,6 +58,11 @@ sigprocmask_how V - asm/signal.h $G/signal-defs.h ^SIG_(BLOCK|UNBLOCK|SETMASK)$ 
 ss_flags F - linux/signal.h $I/linux/signal.h ^SS_ ^SS_FLAG_BITS$
 si_codes V - asm/siginfo.h $G/siginfo.h ^SI_[A-Z]+$ -
 cld_codes V - asm/siginfo.h $G/siginfo.h ^CLD_ -
+segv_codes V - asm/siginfo.h $G/siginfo.h ^SEGV_[A-Z]+$ -
+bus_codes V - asm/siginfo.h $G/siginfo.h ^BUS_[A-Z_]+$ -
+ill_codes V - asm/siginfo.h $G/siginfo.h ^ILL_[A-Z]+$ -
+fpe_codes V - asm/siginfo.h $G/siginfo.h ^FPE_[A-Z]+$ -
+trap_codes V - asm/siginfo.h $G/siginfo.h ^TRAP_[A-Z]+$ -
 wait_options F - linux/wait.h $I/linux/wait.h ^(W[A-Z]+|__W[A-Z]+)$ ^WUNTRACED$
 idtypes V - linux/wait.h $I/linux/wait.h ^P_[A-Z]+$ -
 prctl_options V - linux/prctl.h $I/linux/prctl.h ^PR_[A-Z0-9_]+$ ^(PR_FP_EXC_.*|PR_SET_PTRACER_ANY)$

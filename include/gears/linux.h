@@ -90,6 +90,45 @@ GEARS_API int gears_linux__for_each_task(struct gears_linux *l, bool threads, in
 					 int (*cb)(const struct gears_task *t, void *ctx), void *ctx);
 
 /*
+ * The signals of a task as its next return to user space will find them:
+ * what is pending (the task's own and its process's shared queue, each entry
+ * with the kernel_siginfo it carries), what is blocked, the process's handlers
+ * and what decides a fatal delivery. Offsets come from the kernel's BTF; each
+ * object is copied once and parsed from the copy; a queue is followed for at
+ * most GEARS_SIGQ_MAX entries, and a list that does not come back to its head
+ * (or an entry that is unreadable or names no signal) ends the walk and is
+ * counted in `bad`.
+ */
+#define GEARS_SIGQ_MAX 64
+#define GEARS_SIGINFO_SIZE 128	/* siginfo_t; the kernel's kernel_siginfo is its first 48 bytes */
+struct gears_sigq {
+	int sig;
+	unsigned char info[GEARS_SIGINFO_SIZE];	/* as siginfo_t (zero past what the kernel keeps) */
+};
+struct gears_sigact {
+	uint64_t handler;	/* SIG_DFL 0, SIG_IGN 1, else the handler's address */
+	uint64_t flags;		/* SA_* */
+	uint64_t mask;
+};
+struct gears_task_signals {
+	uint64_t blocked;
+	uint64_t pending;	/* task->pending.signal (bit s - 1 = signal s) */
+	uint64_t shared;	/* task->signal->shared_pending.signal */
+	int npending, nshared;	/* entries in the queues below */
+	struct gears_sigq q[GEARS_SIGQ_MAX];	/* the task's queue, in order */
+	struct gears_sigq sq[GEARS_SIGQ_MAX];	/* the shared queue, in order */
+	bool have_actions;	/* act[] read (only when something can be delivered) */
+	struct gears_sigact act[64];	/* act[s - 1]: signal s */
+	unsigned ptrace;	/* task->ptrace (non-zero: a tracer will see each delivery) */
+	int group_exit_code;	/* signal->group_exit_code: set once the process is dying */
+	uint64_t core_limit;	/* RLIMIT_CORE's soft limit */
+	unsigned bad;		/* queues not followed to their end */
+};
+/* Fill *s for the task_struct at `task` (0, or a negative errno: -ENOENT when
+ * the BTF lacks a member, -EFAULT when the task is unreadable). */
+GEARS_API int gears_linux__task_signals(struct gears_linux *l, uint64_t task, struct gears_task_signals *s);
+
+/*
  * A system call's signature as the guest kernel itself records it (the ftrace
  * syscall metadata, CONFIG_FTRACE_SYSCALLS): name, argument count, C types and
  * argument names, e.g. openat(int dfd, const char __user * filename, int flags,

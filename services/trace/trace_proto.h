@@ -20,6 +20,15 @@
 
 #define TREC_ENTRY	1
 #define TREC_EXIT	2
+/*
+ * A signal delivery (filter and exit modes), sent right after the record of
+ * the return at which the task's pending signals were read, one per signal
+ * the kernel's next return to user space delivers: nr = the signal, args[0] =
+ * its DEC_SIG_* flags (decode/decode.h), args[1] = an exit status
+ * (DEC_SIG_EXITED), and the siginfo_t as a blob (tag DEC_BLOB, slot 0) unless
+ * there is no line to print (DEC_SIG_NOLINE).
+ */
+#define TREC_SIGNAL	3
 
 #define TREC_COMPAT	0x01
 #define TREC_DENIED	0x02

@@ -6,10 +6,13 @@
 # addresses (0x + 5 or more hex digits) only. Reported: the share of strace's
 # lines that gears printed identically, and the remaining differences by call.
 # The test holds the figures measured so far (AGREE_MIN, percent), so that a
-# regression fails it.
+# regression fails it: with signal deliveries (--- SIG... ---, +++ killed by
+# +++) read from the guest kernel, every workload measured 98-100 %; the
+# signal workload keeps a race strace wins (a signal that comes while a
+# process runs in user space has no line from outside), hence 95.
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
-AGREE_MIN=${AGREE_MIN:-90}
+AGREE_MIN=${AGREE_MIN:-95}
 
 # The workloads, written into the guest by its own shell.
 GUEST='

@@ -54,10 +54,40 @@ void dec_ret(char *buf, size_t size, const struct trace_rec *x, const struct dec
  * signal delivery its handler ends ("--- SIGCHLD {...} ---"); false if none.
  * Only for handlers known to be SA_SIGINFO ones: other frames hold no siginfo. */
 bool dec_signal_line(char *buf, size_t size, const struct trace_rec *e, const struct dec_opts *o);
+/* "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=1, si_uid=0} ---" for a
+ * siginfo_t (len bytes of it; the rest taken as zero); false if it names no signal. */
+bool dec_siginfo_line(char *buf, size_t size, const void *info, size_t len);
+
+/*
+ * The deliveries the next return to user space makes, as the kernel's
+ * get_signal() takes them from a task's state (gears_linux__task_signals):
+ * in dequeue order, each handled one blocking its sa_mask for the next, an
+ * ignored one skipped, up to the one that kills or stops the process. `s` is
+ * changed (SA_RESETHAND). Each `info` points into `s` (or a thread-local
+ * buffer, for a signal without a queued entry). Returns the number in d.
+ */
+#define DEC_SIG_FATAL	0x01	/* the process dies of it: "+++ killed by SIG... +++" */
+#define DEC_SIG_CORE	0x02	/* ... "(core dumped)" */
+#define DEC_SIG_NOLINE	0x04	/* no "--- SIG... ---" line (SIGKILL; an exit_group from another thread) */
+#define DEC_SIG_EXITED	0x08	/* another thread's exit_group: "+++ exited with status +++" */
+#define DEC_SIG_IGNORED	0x10	/* delivered and discarded (SIG_IGN, or ignored by default) */
+#define DEC_SIG_STOP	0x20	/* stops the process (default action) */
+struct dec_delivery {
+	int sig;
+	unsigned flags;
+	int status;		/* DEC_SIG_EXITED */
+	const unsigned char *info;	/* GEARS_SIGINFO_SIZE bytes, or NULL (NOLINE) */
+};
+struct gears_task_signals;
+int dec_sig_deliveries(struct gears_task_signals *s, struct dec_delivery *d, int max);
+
 /* Did this rt_sigaction set a handler? Its signal (0: no), and whether the
  * handler takes a siginfo (SA_SIGINFO: only then does the kernel write one
  * into the signal frame, for dec_signal_line to read). */
 int dec_sigaction_set(const struct trace_rec *e, const struct trace_rec *x, bool *siginfo);
+/* A wait4/waitpid return that reaped a child: its pid and wait status (as
+ * captured at the return, filter and exit modes). */
+bool dec_reaped(const struct trace_rec *e, const struct trace_rec *x, int *pid, int *status);
 /* The syscall's name ("openat", or "syscall_0x1c7"). */
 const char *dec_name(int nr, bool compat, char *tmp, size_t size);
 /* Does this call never return (exit, exit_group)? */

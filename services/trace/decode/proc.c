@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <gears/syscall.h>
+
 #include "decode_int.h"
 
 /* ["sh", "-c", "..."]: -s elements at most, each -s bytes at most. */
@@ -134,6 +136,20 @@ void c_wstatus(struct dec_cap *c, int i)
 {
 	if (c->exit && c->ret > 0)
 		cap_struct(c, i, sizeof(int32_t));
+}
+
+bool dec_reaped(const struct trace_rec *e, const struct trace_rec *x, int *pid, int *status)
+{
+	const char *n = x ? gears_sc__name(x->nr, x->flags & TREC_COMPAT) : NULL;
+	struct dec_ctx c = { .e = e, .x = x, .exited = true, .ret = x ? x->ret : 0 };
+	const int32_t *st;
+
+	if (!n || (strcmp(n, "wait4") && strcmp(n, "waitpid")) || x->ret <= 0 || x->ret > INT32_MAX ||
+	    !(st = ctx_struct(&c, 1, true, sizeof(int32_t))))
+		return false;
+	*pid = (int)x->ret;
+	*status = *st;
+	return true;
 }
 
 void p_woptions(struct dec_ctx *c, int i) { out_flags(c->o, &xl_wait_options, (unsigned)c->a[i], "0"); }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <gears/linux.h>
 #include <gears/syscall.h>
 
 #include "decode_int.h"
@@ -211,52 +212,254 @@ void c_sigreturn(struct dec_cap *c, int i)
 	cap_mem(c, DEC_SLOT_SIGINFO, c->sp + sizeof(struct ucontext), sizeof(siginfo_t));
 }
 
+/* strace's "{si_signo=SIGCHLD, si_code=CLD_EXITED, ...}" of a siginfo. */
+static void out_siginfo(struct dec_out *o, const siginfo_t *si, const char *sn)
+{
+	const struct xlat *codes = NULL;
+	const char *code = NULL, *en;
+	char tmp[16];
+
+	out_put(o, "{si_signo=%s", sn);
+	if (si->si_errno) {
+		en = si->si_errno > 0 ? xl_name(&xl_errnos, (unsigned)si->si_errno) : NULL;
+		if (en)
+			out_put(o, ", si_errno=%s", en);
+		else
+			out_put(o, ", si_errno=%d", si->si_errno);
+	}
+	/* si_code > 0: the kernel's own codes, per signal; <= 0 (and SI_KERNEL): generic */
+	if (si->si_code > 0 && si->si_code != SI_KERNEL) {
+		switch (si->si_signo) {
+		case SIGCHLD: codes = &xl_cld_codes; break;
+		case SIGSEGV: codes = &xl_segv_codes; break;
+		case SIGBUS: codes = &xl_bus_codes; break;
+		case SIGILL: codes = &xl_ill_codes; break;
+		case SIGFPE: codes = &xl_fpe_codes; break;
+		case SIGTRAP: codes = &xl_trap_codes; break;
+		default: break;
+		}
+		code = codes ? xl_name(codes, (unsigned)si->si_code) : NULL;
+	} else {
+		code = xl_name(&xl_si_codes, (unsigned long long)(long long)si->si_code);
+	}
+	out_str(o, ", si_code=");
+	if (code)
+		out_str(o, code);
+	else
+		out_put(o, "%d", si->si_code);
+	if (si->si_code <= 0) {	/* sent by a process (SI_FROMUSER) */
+		switch (si->si_code) {
+		case SI_TIMER:
+			out_put(o, ", si_timerid=%#x, si_overrun=%d, si_int=%d, si_ptr=", (unsigned)si->si_tid,
+				si->si_overrun, si->si_int);
+			out_ptr(o, (uint64_t)(uintptr_t)si->si_ptr);
+			break;
+		case SI_QUEUE:
+		case SI_MESGQ:
+		case SI_ASYNCIO:
+			out_put(o, ", si_pid=%d, si_uid=%u, si_int=%d, si_ptr=", si->si_pid, si->si_uid, si->si_int);
+			out_ptr(o, (uint64_t)(uintptr_t)si->si_ptr);
+			break;
+		default:	/* SI_USER, SI_TKILL, SI_SIGIO... */
+			out_put(o, ", si_pid=%d, si_uid=%u", si->si_pid, si->si_uid);
+			break;
+		}
+	} else if (si->si_signo == SIGCHLD) {
+		out_put(o, ", si_pid=%d, si_uid=%u, si_status=", si->si_pid, si->si_uid);
+		if (si->si_code == CLD_EXITED || !dec_signame(si->si_status, tmp, sizeof(tmp)))
+			out_put(o, "%d", si->si_status);
+		else
+			out_str(o, dec_signame(si->si_status, tmp, sizeof(tmp)));
+		/* clock ticks, USER_HZ = 100 on x86 (asm/param.h) */
+		out_put(o, ", si_utime=%lld", (long long)si->si_utime);
+		if (si->si_utime)
+			out_put(o, " /* %lld.%02lld s */", (long long)si->si_utime / 100, (long long)si->si_utime % 100);
+		out_put(o, ", si_stime=%lld", (long long)si->si_stime);
+		if (si->si_stime)
+			out_put(o, " /* %lld.%02lld s */", (long long)si->si_stime / 100, (long long)si->si_stime % 100);
+	} else if (si->si_signo == SIGSEGV || si->si_signo == SIGBUS || si->si_signo == SIGILL ||
+		   si->si_signo == SIGFPE || si->si_signo == SIGTRAP) {
+		out_str(o, ", si_addr=");
+		out_ptr(o, (uint64_t)(uintptr_t)si->si_addr);
+	} else if (si->si_signo == SIGSYS) {
+		out_str(o, ", si_call_addr=");
+		out_ptr(o, (uint64_t)(uintptr_t)si->si_call_addr);
+		out_put(o, ", si_syscall=%d, si_arch=%#x", si->si_syscall, si->si_arch);
+	} else if (si->si_signo == SIGIO) {
+		out_put(o, ", si_band=%ld, si_fd=%d", (long)si->si_band, si->si_fd);
+	}
+	out_str(o, "}");
+}
+
+bool dec_siginfo_line(char *buf, size_t size, const void *info, size_t len)
+{
+	struct dec_out o = { buf, size, 0 };
+	siginfo_t si;
+	char tmp[16];
+	const char *sn;
+
+	buf[0] = 0;
+	if (!info || len < 12)
+		return false;
+	memset(&si, 0, sizeof(si));
+	memcpy(&si, info, len < sizeof(si) ? len : sizeof(si));
+	if (!(sn = dec_signame(si.si_signo, tmp, sizeof(tmp))))
+		return false;
+	out_put(&o, "--- %s ", sn);
+	out_siginfo(&o, &si, sn);
+	out_str(&o, " ---");
+	return true;
+}
+
 /* strace's signal line for the delivery whose handler this rt_sigreturn
  * ends: "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, ...} ---". */
 bool dec_signal_line(char *buf, size_t size, const struct trace_rec *e, const struct dec_opts *opt)
 {
-	struct dec_out o = { buf, size, 0 };
-	struct dec_ctx c = { .o = &o, .opt = opt, .e = e };
+	struct dec_ctx c = { .opt = opt, .e = e };
 	const siginfo_t *si;
 	const char *name = e ? gears_sc__name(e->nr, e->flags & TREC_COMPAT) : NULL;
-	char tmp[16];
-	const char *sn, *code;
 
 	buf[0] = 0;
 	if (!name || strcmp(name, "rt_sigreturn") ||
 	    !(si = ctx_struct(&c, DEC_SLOT_SIGINFO, false, sizeof(siginfo_t))))
 		return false;
-	if (!(sn = dec_signame(si->si_signo, tmp, sizeof(tmp))))
-		return false;
-	out_put(&o, "--- %s {si_signo=%s, si_code=", sn, sn);
-	code = si->si_signo == SIGCHLD && si->si_code > 0 ? xl_name(&xl_cld_codes, (unsigned)si->si_code)
-							     : xl_name(&xl_si_codes, (unsigned long long)(long long)si->si_code);
-	if (code)
-		out_str(&o, code);
-	else
-		out_put(&o, "%d", si->si_code);
-	if (si->si_signo == SIGCHLD && si->si_code > 0) {
-		out_put(&o, ", si_pid=%d, si_uid=%u, si_status=", si->si_pid, si->si_uid);
-		if (si->si_code == CLD_EXITED)
-			out_put(&o, "%d", si->si_status);
+	return dec_siginfo_line(buf, size, si, sizeof(*si));
+}
+
+/* ---- what the next return to user space delivers ---- */
+
+#define BIT(s) (1ull << ((s) - 1))
+/* The kernel's SYNCHRONOUS_MASK: dequeued first. */
+#define SYNC_MASK (BIT(SIGSEGV) | BIT(SIGBUS) | BIT(SIGILL) | BIT(SIGTRAP) | BIT(SIGFPE) | BIT(SIGSYS))
+/* Default actions (signal(7)): ignore, stop, core; every other signal terminates. */
+#define IGN_MASK (BIT(SIGCHLD) | BIT(SIGURG) | BIT(SIGWINCH) | BIT(SIGCONT))
+#define STOP_MASK (BIT(SIGSTOP) | BIT(SIGTSTP) | BIT(SIGTTIN) | BIT(SIGTTOU))
+#define CORE_MASK (BIT(SIGQUIT) | BIT(SIGILL) | BIT(SIGTRAP) | BIT(SIGABRT) | BIT(SIGBUS) | BIT(SIGFPE) | \
+		   BIT(SIGSEGV) | BIT(SIGXCPU) | BIT(SIGXFSZ) | BIT(SIGSYS))
+
+/* The kernel's next_signal(): synchronous signals first, then the lowest. */
+static int next_sig(uint64_t set)
+{
+	if (set & SYNC_MASK)
+		set &= SYNC_MASK;
+	return set ? __builtin_ctzll(set) + 1 : 0;
+}
+
+/* collect_signal(): the first queued entry for sig leaves the queue; the bit
+ * stays while another entry for it remains. No entry: the kernel makes an
+ * SI_USER siginfo with pid and uid 0. */
+static const unsigned char *collect(struct gears_sigq *q, int *n, bool *taken, uint64_t *set, int sig,
+				    unsigned char *none)
+{
+	int first = -1, more = 0;
+
+	for (int i = 0; i < *n; i++) {
+		if (taken[i] || q[i].sig != sig)
+			continue;
+		if (first < 0)
+			first = i;
 		else
-			out_str(&o, dec_signame(si->si_status, tmp, sizeof(tmp)) ?: "0");
-		/* clock ticks, USER_HZ = 100 on x86 (asm/param.h) */
-		out_put(&o, ", si_utime=%lld", (long long)si->si_utime);
-		if (si->si_utime)
-			out_put(&o, " /* %lld.%02lld s */", (long long)si->si_utime / 100, (long long)si->si_utime % 100);
-		out_put(&o, ", si_stime=%lld", (long long)si->si_stime);
-		if (si->si_stime)
-			out_put(&o, " /* %lld.%02lld s */", (long long)si->si_stime / 100, (long long)si->si_stime % 100);
-	} else if (si->si_code == SI_USER || si->si_code == SI_TKILL || si->si_code == SI_QUEUE) {
-		out_put(&o, ", si_pid=%d, si_uid=%u", si->si_pid, si->si_uid);
-	} else if (si->si_signo == SIGSEGV || si->si_signo == SIGBUS || si->si_signo == SIGILL ||
-		   si->si_signo == SIGFPE) {
-		out_put(&o, ", si_addr=");
-		out_ptr(&o, (uint64_t)(uintptr_t)si->si_addr);
+			more++;
 	}
-	out_str(&o, "} ---");
-	return true;
+	if (!more)
+		*set &= ~BIT(sig);
+	if (first >= 0) {
+		taken[first] = true;
+		return q[first].info;
+	}
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	si.si_signo = sig;
+	si.si_code = SI_USER;
+	memcpy(none, &si, sizeof(si) < GEARS_SIGINFO_SIZE ? sizeof(si) : GEARS_SIGINFO_SIZE);
+	return none;
+}
+
+int dec_sig_deliveries(struct gears_task_signals *s, struct dec_delivery *d, int max)
+{
+	bool taken_p[GEARS_SIGQ_MAX] = { 0 }, taken_s[GEARS_SIGQ_MAX] = { 0 };
+	static _Thread_local unsigned char none[8][GEARS_SIGINFO_SIZE];
+	uint64_t blocked = s->blocked, pend = s->pending, shared = s->shared;
+	int n = 0;
+
+	if (s->npending > GEARS_SIGQ_MAX || s->nshared > GEARS_SIGQ_MAX || s->npending < 0 || s->nshared < 0)
+		return 0;
+	/* The process is dying (get_signal()'s signal_group_exit): SIGKILL is
+	 * pending and group_exit_code says how: a signal (with 0x80 for a core)
+	 * or an exit_group status (<< 8). */
+	if ((pend & BIT(SIGKILL)) && s->group_exit_code && max > 0) {
+		int gec = s->group_exit_code, sig = gec & 0x7f;
+
+		d[0] = (struct dec_delivery){ .sig = sig, .flags = DEC_SIG_FATAL | DEC_SIG_NOLINE };
+		if (!sig) {
+			d[0].flags |= DEC_SIG_EXITED;
+			d[0].status = (gec >> 8) & 0xff;
+			return 1;
+		}
+		if (gec & 0x80)
+			d[0].flags |= DEC_SIG_CORE;
+		/* Its queued siginfo, when the signal itself was queued (not SIGKILL). */
+		for (int i = 0; sig != SIGKILL && i < s->nshared + s->npending; i++) {
+			const struct gears_sigq *q = i < s->nshared ? &s->sq[i] : &s->q[i - s->nshared];
+
+			if (q->sig == sig) {
+				d[0].info = q->info;
+				d[0].flags &= ~DEC_SIG_NOLINE;
+				break;
+			}
+		}
+		return 1;
+	}
+	while (n < max && n < 8) {
+		int sig = next_sig(pend & ~blocked);
+		const unsigned char *info;
+		bool from_task = sig != 0;
+		struct gears_sigact a = { 0 };
+
+		if (!sig)
+			sig = next_sig(shared & ~blocked);
+		if (!sig)
+			break;
+		info = from_task ? collect(s->q, &s->npending, taken_p, &pend, sig, none[n])
+				 : collect(s->sq, &s->nshared, taken_s, &shared, sig, none[n]);
+		d[n] = (struct dec_delivery){ .sig = sig, .info = info };
+		if (sig == SIGKILL) {	/* no tracer sees it: no line, the end */
+			d[n++].flags = DEC_SIG_FATAL | DEC_SIG_NOLINE;
+			break;
+		}
+		if (s->have_actions)
+			a = s->act[sig - 1];
+		else
+			a.handler = 2;	/* unknown: as a handler, without its mask */
+		if (a.handler == 1) {	/* SIG_IGN */
+			d[n++].flags = DEC_SIG_IGNORED;
+			continue;
+		}
+		if (a.handler == 0) {	/* SIG_DFL */
+			if (IGN_MASK & BIT(sig)) {
+				d[n++].flags = DEC_SIG_IGNORED;
+				continue;
+			}
+			if (STOP_MASK & BIT(sig)) {
+				d[n++].flags = DEC_SIG_STOP;
+				break;
+			}
+			d[n++].flags = DEC_SIG_FATAL | ((CORE_MASK & BIT(sig)) && s->core_limit ? DEC_SIG_CORE : 0);
+			break;
+		}
+		/* A handler runs: its mask (and the signal, unless SA_NODEFER) is
+		 * blocked while the next pending one is delivered on top of it. */
+		n++;
+		if (s->have_actions) {
+			blocked |= a.mask;
+			if (!(a.flags & SA_NODEFER))
+				blocked |= BIT(sig);
+			if (a.flags & SA_RESETHAND)
+				s->act[sig - 1].handler = 0;
+		}
+	}
+	return n;
 }
 
 int dec_sigaction_set(const struct trace_rec *e, const struct trace_rec *x, bool *siginfo)

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include <gears/linux.h>
 #include <gears/syscall.h>
 #include <gears/vm.h>
 
@@ -59,6 +60,8 @@ struct tsrv {
 	struct sup *sup;
 	struct gears_sc *sc;	/* the supervisor's engine, once a subscription needs it */
 	struct sub subs[MAX_SUBS];
+	struct gears_task_signals sigs;	/* the returning task's, read per return */
+	uint64_t sig_reads, sig_bad;	/* reads of pending signals; queues not followed */
 };
 
 static void *trace_create(struct sup *sup)
@@ -325,6 +328,65 @@ static void blobs(struct sub *s, struct gears_sc_call *c, struct trace_rec *r, s
 	dec_capture(&cap);
 }
 
+static void put_rec(struct sub *s, const void *rec, size_t len)
+{
+	if (s->blen + len > sizeof(s->batch))
+		flush(s);
+	memcpy(s->batch + s->blen, rec, len);
+	s->blen += len;
+}
+
+/*
+ * Filter and exit modes: the call returns where the kernel calls
+ * syscall_exit_to_user_mode, before it delivers signals. What it is about to
+ * deliver is read from the task (pending, blocked, handlers) and sent as
+ * signal records right after the call's.
+ */
+static void signals(struct sub *s, struct gears_sc_call *c, const struct trace_rec *call)
+{
+	struct tsrv *t = s->t;
+	struct gears_linux *l = gears_vm__linux(sup_vm(t->sup));
+	struct dec_delivery d[8];
+	int n;
+
+	if (!l || !gears_sc_call__task(c))
+		return;
+	t->sig_reads++;
+	if (gears_linux__task_signals(l, gears_sc_call__task(c), &t->sigs))
+		return;
+	t->sig_bad += t->sigs.bad;
+	n = dec_sig_deliveries(&t->sigs, d, 8);
+	for (int i = 0; i < n; i++) {
+		_Alignas(8) char b[sizeof(struct trace_rec) + 3 + GEARS_SIGINFO_SIZE + 8];
+		struct trace_rec *r = (struct trace_rec *)b;
+		size_t len = sizeof(*r);
+
+		memset(b, 0, sizeof(b));
+		r->kind = TREC_SIGNAL;
+		r->flags = call->flags & TREC_COMPAT;
+		r->nr = d[i].sig;
+		r->pid = call->pid;
+		r->tid = call->tid;
+		r->ppid = call->ppid;
+		r->cpu = call->cpu;
+		r->time_ns = call->time_ns;
+		r->args[0] = d[i].flags;
+		r->args[1] = (uint64_t)d[i].status;
+		memcpy(r->comm, call->comm, sizeof(r->comm));
+		if (d[i].info && !(d[i].flags & DEC_SIG_NOLINE)) {
+			b[len++] = (char)DEC_BLOB;
+			b[len++] = (char)(GEARS_SIGINFO_SIZE & 0xff);
+			b[len++] = (char)(GEARS_SIGINFO_SIZE >> 8);
+			memcpy(b + len, d[i].info, GEARS_SIGINFO_SIZE);
+			len += GEARS_SIGINFO_SIZE;
+			r->nstr = 1;
+		}
+		len = (len + 7) & ~(size_t)7;
+		r->size = (uint16_t)len;
+		put_rec(s, b, len);
+	}
+}
+
 static int on_call(struct gears_sc_call *c, void *ctx)
 {
 	struct sub *s = ctx;
@@ -355,10 +417,9 @@ static int on_call(struct gears_sc_call *c, void *ctx)
 		r->flags |= TREC_TRUNC;
 	rb.len = (rb.len + 7) & ~(size_t)7;
 	r->size = (uint16_t)rb.len;
-	if (s->blen + rb.len > sizeof(s->batch))
-		flush(s);
-	memcpy(s->batch + s->blen, rb.b, rb.len);
-	s->blen += rb.len;
+	put_rec(s, rb.b, rb.len);
+	if (r->kind == TREC_EXIT && gears_sc_call__delivery(c) != GEARS_SC_RING)
+		signals(s, c, r);
 	return 0;
 }
 
@@ -535,7 +596,8 @@ static json_t *stats_json(struct tsrv *t)
 
 	if (t->sc)
 		gears_sc__stats(t->sc, &st);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "delivered", (json_int_t)st.delivered,
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "delivered", (json_int_t)st.delivered,
+			 "signal_reads", (json_int_t)t->sig_reads, "bad_signal_queues", (json_int_t)t->sig_bad,
 			 "ring_events", (json_int_t)st.ring_events, "ring_drops", (json_int_t)st.ring_drops,
 			 "sync_requests", (json_int_t)st.sync_requests,
 			 "sync_timeouts", (json_int_t)st.sync_timeouts, "sync_late", (json_int_t)st.sync_late,

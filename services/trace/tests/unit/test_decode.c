@@ -7,6 +7,7 @@
  * for the same calls (quoted in issue 9).
  */
 #include <fcntl.h>
+#include <setjmp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 
 #include <asm/prctl.h>
 
+#include <gears/linux.h>
 #include <gears/syscall.h>
 
 #include "testlib.h"
@@ -381,4 +383,259 @@ TEST(sigreturn_frame)
 	snprintf(want, sizeof(want), "--- SIGUSR2 {si_signo=SIGUSR2, si_code=SI_USER, si_pid=%d, si_uid=%u} ---",
 		 getpid(), getuid());
 	CHECK_STR(buf, want);
+}
+
+/* ---- signal deliveries: real siginfos from this host's kernel, printed as
+ * strace 6.1 printed the same deliveries (its lines, with the pids made %d) ---- */
+
+static siginfo_t got[16];
+static int ngot;
+static sigjmp_buf segv_jb;
+
+static void keep(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	if (ngot < 16)
+		got[ngot++] = *si;
+}
+
+static void keep_and_jump(int sig, siginfo_t *si, void *uc)
+{
+	keep(sig, si, uc);
+	siglongjmp(segv_jb, 1);
+}
+
+static void line_of(char *buf, size_t size, const siginfo_t *si)
+{
+	CHECK(dec_siginfo_line(buf, size, si, sizeof(*si)));
+}
+
+TEST(siginfo_lines)
+{
+	struct sigaction sa = { .sa_sigaction = keep, .sa_flags = SA_SIGINFO }, sj = sa, old[5];
+	char buf[512], want[512];
+	int me = getpid();
+	unsigned uid = getuid();
+	pid_t c;
+
+	sj.sa_sigaction = keep_and_jump;
+	sigaction(SIGUSR1, &sa, &old[0]);
+	sigaction(SIGALRM, &sa, &old[1]);
+	sigaction(SIGCHLD, &sa, &old[2]);
+	sigaction(SIGSEGV, &sj, &old[3]);
+	ngot = 0;
+	sigqueue(me, SIGUSR1, (union sigval){ .sival_int = 42 });
+	syscall(SYS_tgkill, me, gettid(), SIGUSR1);
+	kill(me, SIGUSR1);
+	{
+		timer_t tm;
+		struct sigevent se = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGALRM };
+		struct itimerspec its = { .it_value = { 0, 1000000 } };
+		sigset_t m, om;
+
+		se.sigev_value.sival_ptr = (void *)0x1234;
+		sigemptyset(&m);
+		sigaddset(&m, SIGALRM);
+		sigprocmask(SIG_BLOCK, &m, &om);
+		CHECK(timer_create(CLOCK_MONOTONIC, &se, &tm) == 0);
+		timer_settime(tm, 0, &its, NULL);
+		usleep(20000);
+		sigprocmask(SIG_SETMASK, &om, NULL);
+		timer_delete(tm);
+	}
+	volatile int *volatile bad = (volatile int *)(uintptr_t)0x10;
+
+	if (!sigsetjmp(segv_jb, 1))
+		*bad = 1;
+	c = fork();
+	if (!c)
+		_exit(3);
+	while (ngot < 6)
+		pause();
+	waitpid(c, NULL, 0);
+	c = fork();
+	if (!c) {
+		signal(SIGTERM, SIG_DFL);
+		raise(SIGTERM);
+		_exit(0);
+	}
+	while (ngot < 7)
+		pause();
+	waitpid(c, NULL, 0);
+	sigaction(SIGUSR1, &old[0], NULL);
+	sigaction(SIGALRM, &old[1], NULL);
+	sigaction(SIGCHLD, &old[2], NULL);
+	sigaction(SIGSEGV, &old[3], NULL);
+	CHECK_EQ(ngot, 7);
+	if (ngot < 7)
+		return;
+	line_of(buf, sizeof(buf), &got[0]);
+	snprintf(want, sizeof(want), "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_QUEUE, si_pid=%d, si_uid=%u, si_int=42, si_ptr=0x2a} ---", me, uid);
+	CHECK_STR(buf, want);
+	line_of(buf, sizeof(buf), &got[1]);
+	snprintf(want, sizeof(want), "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_TKILL, si_pid=%d, si_uid=%u} ---", me, uid);
+	CHECK_STR(buf, want);
+	line_of(buf, sizeof(buf), &got[2]);
+	snprintf(want, sizeof(want), "--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=%d, si_uid=%u} ---", me, uid);
+	CHECK_STR(buf, want);
+	line_of(buf, sizeof(buf), &got[3]);
+	snprintf(want, sizeof(want), "--- SIGALRM {si_signo=SIGALRM, si_code=SI_TIMER, si_timerid=%#x, si_overrun=0, si_int=4660, si_ptr=0x1234} ---",
+		 (unsigned)got[3].si_timerid);
+	CHECK_STR(buf, want);
+	line_of(buf, sizeof(buf), &got[4]);
+	CHECK_STR(buf, "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---");
+	/* CLD_*: the times are the child's (clock ticks), strace adds seconds when non-zero */
+	line_of(buf, sizeof(buf), &got[5]);
+	snprintf(want, sizeof(want), "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=%d, si_uid=%u, si_status=3, si_utime=0, si_stime=0} ---",
+		 got[5].si_pid, uid);
+	if (!got[5].si_utime && !got[5].si_stime)
+		CHECK_STR(buf, want);
+	line_of(buf, sizeof(buf), &got[6]);
+	snprintf(want, sizeof(want), "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_KILLED, si_pid=%d, si_uid=%u, si_status=SIGTERM, si_utime=0, si_stime=0} ---",
+		 got[6].si_pid, uid);
+	if (!got[6].si_utime && !got[6].si_stime)
+		CHECK_STR(buf, want);
+	/* strace's own line from the guest (tests/vm/test_trace_agree.sh's signal workload) */
+	siginfo_t si = { .si_signo = SIGCHLD, .si_code = CLD_KILLED };
+
+	si.si_pid = 147;
+	si.si_status = SIGTERM;
+	si.si_stime = 30;
+	line_of(buf, sizeof(buf), &si);
+	CHECK_STR(buf, "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_KILLED, si_pid=147, si_uid=0, si_status=SIGTERM, si_utime=0, si_stime=30 /* 0.30 s */} ---");
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIGSEGV;
+	si.si_code = SI_KERNEL;
+	line_of(buf, sizeof(buf), &si);
+	CHECK_STR(buf, "--- SIGSEGV {si_signo=SIGSEGV, si_code=SI_KERNEL, si_addr=NULL} ---");
+	/* no signal: no line */
+	memset(&si, 0, sizeof(si));
+	CHECK(!dec_siginfo_line(buf, sizeof(buf), &si, sizeof(si)));
+	CHECK(!dec_siginfo_line(buf, sizeof(buf), &si, 4));
+}
+
+/* A queue entry as the kernel keeps it. */
+static void q_add(struct gears_sigq *q, int *n, int sig, int code, int pid)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	si.si_signo = sig;
+	si.si_code = code;
+	si.si_pid = pid;
+	q[*n].sig = sig;
+	memset(q[*n].info, 0, sizeof(q[*n].info));
+	memcpy(q[*n].info, &si, sizeof(si));
+	++*n;
+}
+
+#define B(s) (1ull << ((s) - 1))
+
+/* get_signal()'s choices, against what this host's kernel does with the same
+ * state: a blocked signal waits, synchronous ones first, the task's queue before
+ * the process's, a handler's mask holds the next back, SIG_IGN and default-ignored
+ * signals pass, a default-fatal one ends it. */
+TEST(signal_deliveries)
+{
+	static struct gears_task_signals s;
+	struct dec_delivery d[8];
+	int n;
+
+	memset(&s, 0, sizeof(s));
+	s.have_actions = true;
+	/* SIGUSR1 (handler, mask [USR2]) then SIGUSR2 held back by that mask; SIGCHLD default: ignored */
+	s.act[SIGUSR1 - 1] = (struct gears_sigact){ .handler = 0x401000, .mask = B(SIGUSR2) };
+	s.act[SIGUSR2 - 1] = (struct gears_sigact){ .handler = 0x401000 };
+	q_add(s.sq, &s.nshared, SIGUSR2, SI_USER, 7);
+	q_add(s.sq, &s.nshared, SIGUSR1, SI_USER, 7);
+	q_add(s.sq, &s.nshared, SIGCHLD, CLD_EXITED, 8);
+	s.shared = B(SIGUSR1) | B(SIGUSR2) | B(SIGCHLD);
+	n = dec_sig_deliveries(&s, d, 8);
+	CHECK_EQ(n, 2);
+	CHECK_EQ(d[0].sig, SIGUSR1);
+	CHECK_EQ(d[0].flags, 0);
+	CHECK_EQ(d[1].sig, SIGCHLD);
+	CHECK_EQ(d[1].flags, DEC_SIG_IGNORED);
+	CHECK(d[0].info && ((const siginfo_t *)(const void *)d[0].info)->si_pid == 7);
+
+	/* the task's own queue first, synchronous signals before lower numbers; a
+	 * blocked one waits; SIGTERM by default kills */
+	memset(&s, 0, sizeof(s));
+	s.have_actions = true;
+	s.act[SIGSEGV - 1].handler = 0x401000;
+	q_add(s.q, &s.npending, SIGSEGV, SEGV_MAPERR, 0);
+	q_add(s.q, &s.npending, SIGHUP, SI_USER, 3);
+	q_add(s.sq, &s.nshared, SIGINT, SI_USER, 3);
+	q_add(s.sq, &s.nshared, SIGTERM, SI_USER, 3);
+	s.pending = B(SIGSEGV) | B(SIGHUP);
+	s.shared = B(SIGINT) | B(SIGTERM);
+	s.blocked = B(SIGHUP);
+	s.act[SIGINT - 1].handler = 1;	/* SIG_IGN */
+	n = dec_sig_deliveries(&s, d, 8);
+	CHECK_EQ(n, 3);
+	CHECK_EQ(d[0].sig, SIGSEGV);
+	CHECK_EQ(d[1].sig, SIGINT);
+	CHECK_EQ(d[1].flags, DEC_SIG_IGNORED);
+	CHECK_EQ(d[2].sig, SIGTERM);
+	CHECK_EQ(d[2].flags, DEC_SIG_FATAL);
+
+	/* a core signal with a core limit; a pending bit without its queue entry
+	 * (the kernel's SI_USER, pid 0) */
+	memset(&s, 0, sizeof(s));
+	s.have_actions = true;
+	s.pending = B(SIGQUIT);
+	s.core_limit = ~0ull;
+	n = dec_sig_deliveries(&s, d, 8);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(d[0].flags, DEC_SIG_FATAL | DEC_SIG_CORE);
+	{
+		char buf[256];
+
+		CHECK(dec_siginfo_line(buf, sizeof(buf), d[0].info, GEARS_SIGINFO_SIZE));
+		CHECK_STR(buf, "--- SIGQUIT {si_signo=SIGQUIT, si_code=SI_USER, si_pid=0, si_uid=0} ---");
+	}
+
+	/* the process is dying: SIGKILL pending, group_exit_code says of what */
+	memset(&s, 0, sizeof(s));
+	s.pending = B(SIGKILL);
+	q_add(s.sq, &s.nshared, SIGTERM, SI_USER, 5);
+	s.shared = B(SIGTERM);
+	s.group_exit_code = SIGTERM;
+	n = dec_sig_deliveries(&s, d, 8);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(d[0].sig, SIGTERM);
+	CHECK_EQ(d[0].flags, DEC_SIG_FATAL);
+	CHECK(d[0].info != NULL);
+	/* ... or another thread's exit_group(3) */
+	s.group_exit_code = 3 << 8;
+	n = dec_sig_deliveries(&s, d, 8);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(d[0].flags, DEC_SIG_FATAL | DEC_SIG_NOLINE | DEC_SIG_EXITED);
+	CHECK_EQ(d[0].status, 3);
+	/* kill -9: no line, killed */
+	memset(&s, 0, sizeof(s));
+	s.pending = B(SIGKILL);
+	s.group_exit_code = SIGKILL;
+	n = dec_sig_deliveries(&s, d, 8);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(d[0].sig, SIGKILL);
+	CHECK(d[0].flags & DEC_SIG_NOLINE);
+
+	/* nothing deliverable; hostile counts give nothing */
+	memset(&s, 0, sizeof(s));
+	s.shared = B(SIGUSR1);
+	s.blocked = ~0ull;
+	CHECK_EQ(dec_sig_deliveries(&s, d, 8), 0);
+	s.blocked = 0;
+	s.nshared = GEARS_SIGQ_MAX + 1;
+	CHECK_EQ(dec_sig_deliveries(&s, d, 8), 0);
+	/* all 64 pending with handlers that block nothing: bounded by max */
+	memset(&s, 0, sizeof(s));
+	s.have_actions = true;
+	for (int i = 0; i < 64; i++)
+		s.act[i] = (struct gears_sigact){ .handler = 0x401000, .flags = SA_NODEFER };
+	s.pending = ~0ull & ~B(SIGKILL) & ~B(SIGSTOP);
+	n = dec_sig_deliveries(&s, d, 8);
+	CHECK_EQ(n, 8);
 }
