@@ -182,7 +182,13 @@ build/mpi/tests/%: services/mpi/tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(call say,MPICC,$@)
 	$(Q)mpicc -O2 -Wall -Wextra -Werror -o $@ $<
-mpi: $(MPI_GUEST_LIBS) $(MPI_TEST_PROGS)
+# The MPI benchmark programs (services/mpi/bench/NAME.c), built the same way.
+MPI_BENCH_PROGS := $(patsubst services/mpi/bench/%.c,build/mpi/bench/%,$(wildcard services/mpi/bench/*.c))
+build/mpi/bench/%: services/mpi/bench/%.c
+	@mkdir -p $(dir $@)
+	$(call say,MPICC,$@)
+	$(Q)mpicc -O2 -Wall -Wextra -Werror -o $@ $<
+mpi: $(MPI_GUEST_LIBS) $(MPI_TEST_PROGS) $(MPI_BENCH_PROGS)
 .PHONY: mpi
 
 # Payloads for `gears inject`: static-pie, no libc, no SSE (the target's vector
@@ -319,6 +325,11 @@ build/fuzz/fuzz_vnet_accel: tests/fuzz/fuzz_vnet_accel.c $(LIB_SRCS) $(VNET_ACCE
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(VNET_ACCEL_SRCS) $(LDLIBS)
+# The MPI broker's fuzzer drives its hypercalls with hostile page tables.
+build/fuzz/fuzz_mpi_broker: tests/fuzz/fuzz_mpi_broker.c $(LIB_SRCS) services/mpi/host/mpi_broker.c | $(GEN)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) services/mpi/host/mpi_broker.c $(LDLIBS)
 FUZZ_SECONDS ?= 20
 fuzz: $(FUZZ_BINS)
 	@./tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
@@ -345,6 +356,7 @@ build/bench/%: bench/%.c build/libgears.a | $(GEN)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< build/libgears.a $(LDLIBS)
 
 bench: deps all $(VMTEST_IMAGES) payloads $(BENCH_BINS)
+	@$(MAKE) -s VARIANT=mpi image mpi
 	@GEARS=$(ROOT)/build/gears ./bench/run.sh
 
 demo: deps
