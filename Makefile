@@ -62,7 +62,7 @@ UNIT_BINS := $(patsubst %.c,$(O)/tests/%,$(notdir $(UNIT_SRCS)))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
-BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS))
+BENCH_BINS := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRCS)) build/bench/broker_copy
 
 .PHONY: all deps image image-debian demo test unit fuzz vmtest bench clean guest gen payloads
 all: $(O)/gears $(O)/libgears.so
@@ -182,8 +182,8 @@ build/mpi/tests/%: services/mpi/tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(call say,MPICC,$@)
 	$(Q)mpicc -O2 -Wall -Wextra -Werror -o $@ $<
-# The MPI benchmark programs (services/mpi/bench/NAME.c), built the same way.
-MPI_BENCH_PROGS := $(patsubst services/mpi/bench/%.c,build/mpi/bench/%,$(wildcard services/mpi/bench/*.c))
+# The MPI benchmark programs (services/mpi/bench/osu_NAME.c), built the same way.
+MPI_BENCH_PROGS := $(patsubst services/mpi/bench/%.c,build/mpi/bench/%,$(wildcard services/mpi/bench/osu_*.c))
 build/mpi/bench/%: services/mpi/bench/%.c
 	@mkdir -p $(dir $@)
 	$(call say,MPICC,$@)
@@ -354,6 +354,12 @@ build/bench/%: bench/%.c build/libgears.a | $(GEN)
 	@mkdir -p $(dir $@)
 	$(call say,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< build/libgears.a $(LDLIBS)
+
+# The MPI broker's copy alone (services/mpi/bench/broker_copy.c: no VM, no MPI).
+build/bench/broker_copy: services/mpi/bench/broker_copy.c build/libgears-sup.a build/libgears.a | $(GEN)
+	@mkdir -p $(dir $@)
+	$(call say,BENCH,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/libgears-sup.a build/libgears.a $(LDLIBS)
 
 bench: deps all $(VMTEST_IMAGES) payloads $(BENCH_BINS)
 	@$(MAKE) -s VARIANT=mpi image mpi

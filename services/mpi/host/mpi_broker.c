@@ -227,28 +227,97 @@ static int levels_of(struct mpi_broker *b, int vm)
 	return b->sh->vms[vm].levels == 5 ? 5 : 4;
 }
 
-/* The host pointer to up to `want` bytes at va (to the end of its page),
- * through cr3; checks user access, and writability when `write`. */
-static void *vptr(struct gears_mem *m, uint64_t cr3, int levels, uint64_t va, uint64_t want, uint64_t *got,
-		  bool write, int *err)
-{
-	struct gears_xlate x;
-	uint64_t off, n;
-	void *p;
-	int r = gears_pt__xlate(m, cr3, levels, va, &x);
+/*
+ * A process's buffer, walked in order. A full page walk per 4 KiB page cost
+ * more than the copy itself (bench: broker_copy); consecutive pages mostly
+ * share their leaf table, so after one full walk the walker reads the next
+ * entries straight from that table: the levels above are the same for them,
+ * and each entry is read once and checked (present, user; writable when the
+ * host writes) before its page is used. Entries of one table that map
+ * consecutive frames become one piece. The guest may change its tables while
+ * a copy runs, as a TLB may be stale: every host pointer still lies in guest
+ * RAM, and every page used was checked when it was read.
+ */
+struct vwalk {
+	struct gears_mem *m;
+	uint64_t cr3;
+	int levels;
+	bool write;
+	const uint64_t *pt;	/* the current leaf table (4 KiB pages), or NULL */
+	uint64_t pt_va;		/* the va its entry 0 maps */
+};
 
-	if (r || !x.user || (write && !x.writable)) {
-		*err = r == -EINVAL ? -EINVAL : -EFAULT;
-		return NULL;
+#define PTE_FRAME 0x000ffffffffff000ull
+#define LEAF_SPAN (512 * PAGE)
+
+static void vwalk_init(struct vwalk *w, struct gears_mem *m, uint64_t cr3, int levels, bool write)
+{
+	*w = (struct vwalk){ .m = m, .cr3 = cr3, .levels = levels, .write = write };
+}
+
+static bool pte_ok(const struct vwalk *w, uint64_t e)
+{
+	return (e & GEARS_PTE_P) && (e & GEARS_PTE_US) && (!w->write || (e & GEARS_PTE_RW));
+}
+
+/* The host pointer to the next up to `want` bytes at va: at least the rest of
+ * its page when want reaches that far. NULL with *err on a page that is not
+ * there for the process (-EFAULT) or a bad address (-EINVAL). */
+static void *vwalk_next(struct vwalk *w, uint64_t va, uint64_t want, uint64_t *got, int *err)
+{
+	uint64_t off = va & (PAGE - 1), n, gpa;
+	unsigned idx;
+	void *p;
+
+	if (!w->pt || va - w->pt_va >= LEAF_SPAN) {
+		struct gears_xlate x;
+		int r = gears_pt__xlate(w->m, w->cr3, w->levels, va, &x);
+
+		w->pt = NULL;
+		if (r || !x.user || (w->write && !x.writable)) {
+			*err = r == -EINVAL ? -EINVAL : -EFAULT;
+			return NULL;
+		}
+		if (x.level > 1) {	/* a large page: the rest of it */
+			n = x.page_size - (va & (x.page_size - 1));
+			n = n < want ? n : want;
+			if (!(p = gears_mem__ptr(w->m, x.gpa, n)))
+				*err = -EFAULT;
+			*got = n;
+			return p;
+		}
+		if (!(w->pt = gears_mem__ptr(w->m, x.pte_gpa & ~(PAGE - 1), PAGE))) {
+			*err = -EFAULT;
+			return NULL;
+		}
+		w->pt_va = va & ~(LEAF_SPAN - 1);
 	}
-	off = va & (x.page_size - 1);
-	n = x.page_size - off;
-	if (n > want)
-		n = want;
-	if (!(p = gears_mem__ptr(m, x.gpa, n))) {
+	idx = (unsigned)((va - w->pt_va) / PAGE);
+	{
+		uint64_t e = __atomic_load_n(&w->pt[idx], __ATOMIC_RELAXED);
+
+		if (!pte_ok(w, e)) {
+			*err = -EFAULT;
+			return NULL;
+		}
+		gpa = (e & PTE_FRAME) + off;
+	}
+	n = PAGE - off;
+	/* following entries that map the following frames: one piece */
+	for (uint64_t frame = gpa - off; n < want && ++idx < 512; n += PAGE) {
+		uint64_t e = __atomic_load_n(&w->pt[idx], __ATOMIC_RELAXED);
+
+		frame += PAGE;
+		if (!pte_ok(w, e) || (e & PTE_FRAME) != frame)
+			break;
+	}
+	n = n < want ? n : want;
+	if (!(p = gears_mem__ptr(w->m, gpa, n)) && n > PAGE - off) {
+		n = PAGE - off < want ? PAGE - off : want;	/* the piece crossed a RAM boundary */
+		p = gears_mem__ptr(w->m, gpa, n);
+	}
+	if (!p)
 		*err = -EFAULT;
-		return NULL;
-	}
 	*got = n;
 	return p;
 }
@@ -256,14 +325,16 @@ static void *vptr(struct gears_mem *m, uint64_t cr3, int levels, uint64_t va, ui
 /* Is [va, va+len) all there for the process (and writable with `write`)? */
 static int check_range(struct gears_mem *m, uint64_t cr3, int levels, uint64_t va, uint64_t len, bool write)
 {
+	struct vwalk w;
 	int err = 0;
 
 	if (va + len < va)
 		return -EINVAL;
+	vwalk_init(&w, m, cr3, levels, write);
 	while (len) {
 		uint64_t got;
 
-		if (!vptr(m, cr3, levels, va, len, &got, write, &err))
+		if (!vwalk_next(&w, va, len, &got, &err))
 			return err;
 		va += got;
 		len -= got;
@@ -275,26 +346,35 @@ static int check_range(struct gears_mem *m, uint64_t cr3, int levels, uint64_t v
 static int copy_msg(struct gears_mem *dm, uint64_t dcr3, int dlv, uint64_t dva, struct gears_mem *sm, uint64_t scr3,
 		    int slv, uint64_t sva, const unsigned char *hsrc, uint64_t n)
 {
+	struct vwalk dw, sw;
+	uint64_t dleft = 0, sleft = 0;
+	unsigned char *d = NULL;
+	const unsigned char *s = hsrc;
 	int err = 0;
 
 	/* Every page first: a fault leaves the receiver's buffer untouched. */
 	if ((err = check_range(dm, dcr3, dlv, dva, n, true)) || (!hsrc && (err = check_range(sm, scr3, slv, sva, n, false))))
 		return err;
+	vwalk_init(&dw, dm, dcr3, dlv, true);
+	vwalk_init(&sw, sm, scr3, slv, false);
+	if (hsrc)
+		sleft = n;
 	while (n) {
-		uint64_t gd, gs = n;
-		void *d = vptr(dm, dcr3, dlv, dva, n, &gd, true, &err);
-		const void *s = hsrc ? hsrc : vptr(sm, scr3, slv, sva, n, &gs, false, &err);
+		uint64_t k;
 
-		if (!d || !s)
+		if (!dleft && !(d = vwalk_next(&dw, dva, n, &dleft, &err)))
 			return err;
-		if (gs < gd)
-			gd = gs;
-		memcpy(d, s, gd);
-		dva += gd;
-		sva += gd;
-		if (hsrc)
-			hsrc += gd;
-		n -= gd;
+		if (!sleft && !(s = vwalk_next(&sw, sva, n, &sleft, &err)))
+			return err;
+		k = dleft < sleft ? dleft : sleft;
+		memcpy(d, s, k);
+		d += k;
+		s += k;
+		dva += k;
+		sva += k;
+		dleft -= k;
+		sleft -= k;
+		n -= k;
 	}
 	return 0;
 }
@@ -597,10 +677,12 @@ static int64_t hc_send(struct mpi_broker *b, int me, const uint64_t a[6])
 		{
 			uint64_t va = a[1], n = a[2], got;
 			unsigned char *d = sh->eager[e];
+			struct vwalk pw;
 			int err = 0;
 
+			vwalk_init(&pw, mm, mr->cr3, levels_of(b, b->vm), false);
 			while (n) {
-				const void *p = vptr(mm, mr->cr3, levels_of(b, b->vm), va, n, &got, false, &err);
+				const void *p = vwalk_next(&pw, va, n, &got, &err);
 
 				if (!p) {
 					req_free(sh, i);
