@@ -88,7 +88,7 @@ med() {
 		awk '{ v[NR] = $1 } END { if (!NR) { print "nan nan nan"; exit }
 			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'
 }
-ratio() { echo "$1 $2" | awk '{ printf "%.3f", $2 > 0 ? $1 / $2 : 0 }'; }
+ratio() { echo "$1 $2" | awk '{ printf "%.3f", ($2 > 0 ? $1 / $2 : 0) }'; }
 verdict() { echo "$1 $2 $3" | awk '{ ok = ($2 == ">=") ? ($1 >= $3) : ($1 <= $3); print ok ? "MET" : "MISSED" }'; }
 has() { echo " $PATHS " | grep -q " $1 "; }
 
