@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -58,23 +59,24 @@ static void unix_sockets(void)
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct pollfd p[2];
 	int sv[2], l, c, s;
+	socklen_t alen;
 	char buf[16];
 
-	/* A name of this process's own: two runs at once never share a socket. */
-	snprintf(a.sun_path, sizeof(a.sun_path), "/tmp/sockwork.%d.sock", (int)getpid());
-	unlink(a.sun_path);
+	/* An abstract name (no file to leave behind), this process's own: two
+	 * runs at once never share a socket. */
+	l = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "sockwork.%d", (int)getpid());
+	alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)l);
 	l = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	bind(l, (struct sockaddr *)&a, sizeof(a));
+	bind(l, (struct sockaddr *)&a, alen);
 	listen(l, 1);
 	c = socket(AF_UNIX, SOCK_STREAM, 0);
-	connect(c, (struct sockaddr *)&a, sizeof(a));
+	connect(c, (struct sockaddr *)&a, alen);
 	s = accept(l, NULL, NULL);
 	write(c, "u", 1);
 	read(s, buf, sizeof(buf));
 	close(s);
 	close(c);
 	close(l);
-	unlink(a.sun_path);
 	socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
 	write(sv[0], "pair", 4);
 	p[0] = (struct pollfd){ .fd = sv[1], .events = POLLIN };
