@@ -8,6 +8,7 @@
 #define GEARS_TEST_GUEST_RAM_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,16 +37,29 @@ static inline uint64_t host_off(const struct guest *g, uint64_t gpa)
 	return gpa >= 4 * GiB ? gpa - 4 * GiB + g->below_4g : gpa;
 }
 
+/* The 8 bytes at gpa in the test's RAM; a test that strays outside it stops
+ * here (which also tells the compiler no path does). */
+static inline uint8_t *ram_at(const struct guest *g, uint64_t gpa)
+{
+	uint64_t off = host_off(g, gpa);
+
+	if (g->size < 8 || off > g->size - 8) {
+		fprintf(stderr, "guest_ram: gpa 0x%llx is outside the test's RAM\n", (unsigned long long)gpa);
+		abort();
+	}
+	return g->ram + off;
+}
+
 static inline void put64(struct guest *g, uint64_t gpa, uint64_t v)
 {
-	memcpy(g->ram + host_off(g, gpa), &v, 8);
+	memcpy(ram_at(g, gpa), &v, 8);
 }
 
 static inline uint64_t get64(const struct guest *g, uint64_t gpa)
 {
 	uint64_t v;
 
-	memcpy(&v, g->ram + host_off(g, gpa), 8);
+	memcpy(&v, ram_at(g, gpa), 8);
 	return v;
 }
 
