@@ -85,6 +85,7 @@ struct gears_inject {
 	uint64_t forced_gadget;
 	struct sc_uregs forced_regs;
 	int kicks;
+	int missed_walks;	/* walks of the running guest that did not see the target */
 
 	/* freed while the thread was still ours: the engine restores it (sc->orphans) */
 	struct gears_inject *next_orphan;
@@ -646,10 +647,30 @@ static int stop_and_divert(struct gears_inject *inj, const struct gears_task *t)
  * injection has failed), negative: cannot tell now. */
 static int target_alive(struct gears_inject *inj, struct find_task *f)
 {
-	int r = gears_linux__for_each_task(inj->sc->l, true, 65536, find_cb, f);
+	struct gears_sc *sc = inj->sc;
+	struct gears_gdb *g;
+	int r;
 
-	if (r < 0)
+	f->found = false;
+	if ((r = gears_linux__for_each_task(sc->l, true, 65536, find_cb, f)) < 0)
 		return r;
+	if (!f->found) {
+		/* A walk of a running guest can miss a task: the list changes under
+		 * it (a task it stands on unlinked, freed and reused before it reads
+		 * the next one). Absence is only believed from a walk with every
+		 * vCPU stopped, where the list holds still. */
+		if (!(g = gears_vm__gdb(sc->vm)))
+			return -errno;
+		r = gears_gdb__stop(g, NULL);
+		if (!r)
+			r = gears_linux__for_each_task(sc->l, true, 65536, find_cb, f);
+		gdb_done(sc, g);
+		if (r < 0)
+			return r;
+		if (f->found)
+			pr_debug("inject: walk %d of the running guest missed %d; the stopped walk found it",
+				 ++inj->missed_walks, f->tid ?: f->pid);
+	}
 	if (f->found && f->t.state != 'Z' && f->t.state != 'X')
 		return 1;
 	sc_hold_task(inj->sc, inj->task, false);
