@@ -82,7 +82,11 @@ done
 "$GEARS" vnet accel $BR $VA off >/dev/null || fail "last off"
 g $VA -- grep -q gears_vnet_accel /proc/modules && fail "the module is still loaded"
 [ "$(refs)" = "$refs0" ] || fail "virtio_net refcount $refs0 -> $(refs)"
-[ "$(netview)" = "$view0" ] || fail "A's interface changed"
+view1=$(netview)
+[ "$view1" = "$view0" ] || fail "A's interface changed: before:
+$view0
+after:
+$view1"
 # Each switch holds the guest's system calls while PID 1 is taken (the
 # receiver stops reading, the window closes): the stream may need a while
 # to come back to speed once the cycles stop. Wait for a 10 s interval with data.
